@@ -1,0 +1,274 @@
+"""Composition root: Settings -> store, watchlist, crawler, notifier; one pass or the daemon.
+
+The pipeline of a source: crawl (Scrapy, on the loop) -> normalise -> store (only
+new articles go on) -> stories -> match -> outbox, all in one transaction per
+batch, run in a worker thread so the loop keeps crawling -> deliver due alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from monitor import config as config_mod
+from monitor.config import ConfigError, HtmlSource, RssSource, Settings
+from monitor.crawl import Crawler, CrawlResult
+from monitor.match import Watchlist, compile_watch
+from monitor.normalize import to_article
+from monitor.notify import Sender, flush, send_apprise
+from monitor.store import Store
+from monitor.stories import WINDOW, StoryIndex
+from monitor.types import RawDocument
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    new: int = 0
+    new_stories: int = 0
+    matches: int = 0
+    queued: int = 0
+
+
+def build_watchlist(settings: Settings) -> Watchlist:
+    return Watchlist([compile_watch(w.name, terms=w.terms, query=w.query) for w in settings.config.watches])
+
+
+class Monitor:
+    def __init__(self, settings: Settings, clock: Clock = utcnow, send: Sender = send_apprise):
+        self.clock = clock
+        self.send = send
+        self.store = Store.from_url(settings.database_url)
+        self.index = StoryIndex()
+        self.apply(settings)
+        self._crawler: Crawler | None = None
+        self._lock: asyncio.Lock | None = None
+        self.in_flight: set[asyncio.Task] = set()
+
+    def apply(self, settings: Settings) -> None:
+        """Take a (re)loaded config; the database URL is fixed for the process's life."""
+        self.settings = settings
+        self.watchlist = build_watchlist(settings)
+        self.targets_of = {w.name: list(w.notify) for w in settings.config.watches}
+
+    def source(self, name: str) -> RssSource | HtmlSource | None:
+        return next((s for s in self.settings.config.sources if s.name == name), None)
+
+    # ---- pure-ish pipeline, runs in a worker thread -------------------------------------
+    def ingest(self, docs: list[RawDocument]) -> IngestReport:
+        now = self.clock()
+        report = IngestReport(received=len(docs))
+        articles = [a for a in (to_article(d, now) for d in docs) if a.text or a.title]
+        with self.store.session() as s:
+            new = self.store.save_articles(s, articles)
+            report.new = len(new)
+            if new:
+                self.index.forget_before(now - WINDOW)
+                for article_id, story_id, text, fetched in self.store.recent_articles(s, now - WINDOW, self.index.loaded_upto):
+                    self.index.add(story_id, text, fetched)
+                    self.index.loaded_upto = max(self.index.loaded_upto, article_id)
+            for item in new:
+                a = item.article
+                story_id = self.index.place(a.text or a.title)
+                if story_id is None:
+                    story_id = self.store.new_story(s, a.title, now)
+                    report.new_stories += 1
+                self.store.attach(s, item.id, story_id, now)
+                self.index.add(story_id, a.text or a.title, now)
+                self.index.loaded_upto = max(self.index.loaded_upto, item.id)
+                for m in self.watchlist.match(a.title, a.text):
+                    report.matches += 1
+                    report.queued += self.store.record_match(s, m.watch, item.id, story_id, m.hits, self.targets_of.get(m.watch, []), now)
+            s.commit()
+        return report
+
+    def deliver(self) -> dict[str, int]:
+        return flush(self.store, self.settings.targets, self.settings.unconfigured, self.clock(), self.send)
+
+    # ---- the loop side ------------------------------------------------------------------
+    @property
+    def crawler(self) -> Crawler:
+        if self._crawler is None:
+            self._crawler = Crawler()
+        return self._crawler
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def run_source(self, name: str, deliver: bool = True) -> CrawlResult | None:
+        source = self.source(name)
+        if source is None:
+            return None
+        task = asyncio.current_task()
+        if task is not None:
+            self.in_flight.add(task)
+        try:
+            timeout = self.settings.config.timeout(source)
+            known = await asyncio.to_thread(self.store.known_links, name)
+            result = await self.crawler.crawl(source, timeout, known)
+            async with self.lock:
+                try:
+                    report = await asyncio.to_thread(self.ingest, result.documents)
+                except Exception as exc:
+                    log.exception("%s: storing %d articles failed", name, len(result.documents))
+                    result.error = result.error or f"storing articles failed: {exc}"
+                    report = IngestReport(received=len(result.documents))
+                await asyncio.to_thread(self.store.record_fetch, name, self.clock(), result.error, result.items_seen, report.new)
+                if result.error:
+                    log.warning("source %s failed: %s", name, result.error)
+                else:
+                    log.info(
+                        "source %s: %d items, %d new articles, %d new stories, %d alerts queued",
+                        name, result.items_seen, report.new, report.new_stories, report.queued,
+                    )
+                if deliver:
+                    await asyncio.to_thread(self.deliver)
+            return result
+        finally:
+            if task is not None:
+                self.in_flight.discard(task)
+
+    async def run_once(self) -> list[CrawlResult]:
+        """Every source once, concurrently; then every due alert."""
+        names = [s.name for s in self.settings.config.sources]
+        results = await asyncio.gather(*(self.run_source(n, deliver=False) for n in names))
+        async with self.lock:
+            counts = await asyncio.to_thread(self.deliver)
+        failed = [r for r in results if r is not None and r.error]
+        log.info(
+            "pass complete: %d sources (%d failed), alerts sent %d, failed %d, waiting %d",
+            len(names), len(failed), counts["sent"], counts["failed"], counts["waiting"],
+        )
+        return [r for r in results if r is not None]
+
+    async def serve(self, stop: asyncio.Event, reload_every: float = 5.0) -> None:
+        """The daemon: one job per source on its interval until `stop` is set, then drain."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=timezone.utc)
+        self._schedule(scheduler)
+        scheduler.add_job(self.deliver_job, "interval", seconds=60, id="__deliver__", coalesce=True, max_instances=1)
+        scheduler.start()
+        log.info("daemon started: %d sources scheduled", len(self.settings.config.sources))
+        stamps = _stamps(self.settings)
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), reload_every)
+                except asyncio.TimeoutError:
+                    pass
+                if stop.is_set():
+                    break
+                now_stamps = _stamps(self.settings)
+                if now_stamps != stamps or self.reload_requested:
+                    stamps = now_stamps
+                    self.reload_requested = False
+                    self.reload(scheduler)
+        finally:
+            scheduler.shutdown(wait=False)
+            if self.in_flight:
+                log.info("stopping: finishing %d crawl(s) in flight", len(self.in_flight))
+                await asyncio.wait(list(self.in_flight))
+            log.info("daemon stopped")
+
+    reload_requested = False
+
+    async def deliver_job(self) -> None:
+        async with self.lock:
+            await asyncio.to_thread(self.deliver)
+
+    def _schedule(self, scheduler) -> None:  # noqa: ANN001
+        wanted = {s.name: s for s in self.settings.config.sources}
+        for job in scheduler.get_jobs():
+            if job.id != "__deliver__" and job.id not in wanted:
+                job.remove()
+        for name, source in wanted.items():
+            interval = self.settings.config.interval(source)
+            job = scheduler.get_job(name)
+            if job is None:
+                scheduler.add_job(
+                    self.run_source, "interval", seconds=interval, args=[name], id=name,
+                    next_run_time=self.clock(), coalesce=True, max_instances=1, misfire_grace_time=None,
+                )
+            elif job.trigger.interval != timedelta(seconds=interval):
+                job.reschedule("interval", seconds=interval)
+
+    def reload(self, scheduler) -> None:  # noqa: ANN001
+        try:
+            settings = config_mod.load(self.settings.path)
+        except ConfigError as exc:
+            for p in exc.problems:
+                log.error("config not reloaded: %s", p)
+            return
+        if settings.database_url != self.settings.database_url:
+            log.warning("config reloaded, but the database change needs a restart")
+            settings = Settings(**{**settings.__dict__, "database_url": self.settings.database_url})
+        self.apply(settings)
+        self._schedule(scheduler)
+        log.info("config reloaded: %d sources, %d watches", len(settings.config.sources), len(settings.config.watches))
+
+
+def _stamps(settings: Settings) -> tuple[float, ...]:
+    out = []
+    for f in settings.files:
+        try:
+            out.append(f.stat().st_mtime)
+        except OSError:
+            out.append(-1.0)
+    return tuple(out)
+
+
+def run_on_reactor(main: Callable[[], "asyncio.Future | asyncio.Task | object"]) -> int:
+    """Run an async main on Scrapy's asyncio reactor; return its exit code."""
+    from monitor.crawl import install_reactor
+
+    install_reactor()
+    from twisted.internet import reactor
+
+    outcome: dict[str, int] = {}
+
+    def start() -> None:
+        future = asyncio.ensure_future(main())  # type: ignore[arg-type]
+
+        def done(f: asyncio.Future) -> None:
+            if f.cancelled():
+                outcome["code"] = 1
+            elif f.exception() is not None:
+                exc = f.exception()
+                log.error("stopped by an unexpected error", exc_info=exc)
+                outcome["code"] = 1
+            else:
+                outcome["code"] = int(f.result() or 0)
+            reactor.stop()
+
+        future.add_done_callback(done)
+
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=False)
+    return outcome.get("code", 1)
+
+
+def install_signals(stop: asyncio.Event, monitor: Monitor) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def hup() -> None:
+        monitor.reload_requested = True
+
+    loop.add_signal_handler(signal.SIGHUP, hup)

@@ -1,0 +1,175 @@
+"""Command line: run, run --once, check-config, stories, status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+
+from monitor import config as config_mod
+from monitor.config import ConfigError, Settings, parse_duration
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help=f"config file (default: $MONITOR_CONFIG or {config_mod.DEFAULT_PATH})",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
+    p = argparse.ArgumentParser(prog="monitor", description="Watch news outlets and alert once per story.", parents=[common])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", parents=[common], help="run the daemon (or one pass with --once)")
+    run.add_argument("--once", action="store_true", help="fetch every source once, alert, and exit")
+    sub.add_parser("check-config", parents=[common], help="validate the config file")
+    stories = sub.add_parser("stories", parents=[common], help="list recent stories")
+    stories.add_argument("--json", action="store_true")
+    stories.add_argument("--since", default="24h", help="how far back (e.g. 6h, 7d; default 24h)")
+    status = sub.add_parser("status", parents=[common], help="show each source's last fetch")
+    status.add_argument("--json", action="store_true")
+    return p
+
+
+def _load(path: str) -> Settings | None:
+    try:
+        settings = config_mod.load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+    for warning in settings.warnings:
+        print(warning, file=sys.stderr)
+    return settings
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    path = getattr(args, "config", None) or os.environ.get("MONITOR_CONFIG") or config_mod.DEFAULT_PATH
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else getattr(logging, os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("scrapy", "apscheduler", "trafilatura", "htmldate", "py.warnings", "apprise", "twisted"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not os.path.exists(path):
+        print(f"{path}:1: config file not found (use --config FILE or MONITOR_CONFIG)", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = _load(path)
+    if settings is None:
+        return EXIT_CONFIG
+
+    if args.command == "check-config":
+        c = settings.config
+        print(f"{path}: OK ({len(c.sources)} sources, {len(c.watches)} watches, {len(c.notify)} notify targets)")
+        return 0
+    if args.command == "run":
+        return _run(settings, once=args.once)
+    if args.command == "stories":
+        try:
+            since = parse_duration(args.since)
+        except ValueError as exc:
+            print(f"monitor stories: --since: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return _stories(settings, since, args.json)
+    if args.command == "status":
+        return _status(settings, args.json)
+    return 1
+
+
+def _run(settings: Settings, once: bool) -> int:
+    from monitor.app import Monitor, install_signals, run_on_reactor
+
+    monitor = Monitor(settings)
+
+    async def main() -> int:
+        if once:
+            await monitor.run_once()
+            return 0
+        stop = asyncio.Event()
+        install_signals(stop, monitor)
+        await monitor.serve(stop)
+        return 0
+
+    try:
+        return run_on_reactor(main)
+    finally:
+        monitor.store.close()
+
+
+def _stories(settings: Settings, since_seconds: float, as_json: bool) -> int:
+    from datetime import timedelta
+
+    from monitor.app import utcnow
+    from monitor.store import Store
+
+    store = Store.from_url(settings.database_url)
+    stories = store.stories(since=utcnow() - timedelta(seconds=since_seconds))
+    if as_json:
+        out = [
+            {
+                "id": s.id,
+                "title": s.title,
+                "first_seen": _iso(s.first_seen),
+                "languages": s.languages,
+                "articles": [
+                    {"url": a.url, "source": a.source, "language": a.language, "title": a.title, "published": _iso(a.published)}
+                    for a in s.articles
+                ],
+            }
+            for s in stories
+        ]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    if not stories:
+        print("no stories in that period")
+    for s in stories:
+        outlets = sorted({a.source for a in s.articles})
+        print(f"#{s.id} {s.title}")
+        print(f"    first seen {s.first_seen:%Y-%m-%d %H:%M} UTC, {len(s.articles)} article(s), {', '.join(outlets)} [{', '.join(s.languages)}]")
+        for a in s.articles:
+            print(f"    - {a.source} ({a.language}): {a.url}")
+    return 0
+
+
+def _status(settings: Settings, as_json: bool) -> int:
+    from monitor.store import Store
+
+    store = Store.from_url(settings.database_url)
+    states = {s.name: s for s in store.source_states()}
+    rows = []
+    for source in settings.config.sources:
+        st = states.get(source.name)
+        rows.append(
+            {
+                "name": source.name,
+                "kind": source.kind,
+                "url": source.url,
+                "last_fetch": _iso(st.last_fetch) if st else None,
+                "last_success": _iso(st.last_success) if st else None,
+                "outcome": st.outcome if st else "never",
+                "error": (st.error or None) if st else None,
+                "items": st.items if st else 0,
+                "new_items": st.new_items if st else 0,
+                "consecutive_failures": st.consecutive_failures if st else 0,
+            }
+        )
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'source':20} {'last fetch (UTC)':17} {'outcome':8} {'items':>5} {'new':>4} {'fails':>5}  error")
+    for r in rows:
+        when = r["last_fetch"][:16].replace("T", " ") if r["last_fetch"] else "-"
+        print(f"{r['name']:20} {when:17} {r['outcome']:8} {r['items']:>5} {r['new_items']:>4} {r['consecutive_failures']:>5}  {r['error'] or ''}")
+    return 0

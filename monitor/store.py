@@ -1,0 +1,394 @@
+"""Storage: SQLModel tables and the only SQL in the project.
+
+SQLite (WAL) by default, any SQLAlchemy URL otherwise; PostgreSQL is tested.
+Times are aware UTC on both sides (SQLModel's UTCDateTime).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from sqlalchemy import Column, Text, UniqueConstraint, event, false, func, or_
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from monitor.types import Article, Hit, StoryArticle
+
+log = logging.getLogger(__name__)
+
+
+class SourceState(SQLModel, table=True):
+    __tablename__ = "source_state"
+    name: str = Field(primary_key=True)
+    last_fetch: datetime | None = None
+    last_success: datetime | None = None
+    outcome: str = "never"  # ok | error
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    items: int = 0  # entries seen in the last fetch
+    new_items: int = 0
+    consecutive_failures: int = 0
+
+
+class StoryRow(SQLModel, table=True):
+    __tablename__ = "story"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen: datetime = Field(index=True)
+    last_seen: datetime
+
+
+class ArticleRow(SQLModel, table=True):
+    __tablename__ = "article"
+    __table_args__ = (UniqueConstraint("canonical_url"),)
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    canonical_url: str = Field(sa_column=Column(Text, nullable=False))
+    guid: str = Field(default="", index=True, max_length=2000)
+    source: str = Field(index=True)
+    language: str
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    published: datetime | None = None
+    fetched: datetime = Field(index=True)
+    fingerprint: str = Field(index=True)
+    story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+
+
+class MatchRow(SQLModel, table=True):
+    __tablename__ = "match"
+    __table_args__ = (UniqueConstraint("watch", "article_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    watch: str = Field(index=True)
+    article_id: int = Field(foreign_key="article.id")
+    story_id: int = Field(foreign_key="story.id", index=True)
+    hits: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    created: datetime
+
+
+class Delivery(SQLModel, table=True):
+    """One alert for (watch, story, target); the unique key is what makes alerts once-only."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("watch", "story_id", "target"),)
+    id: int | None = Field(default=None, primary_key=True)
+    watch: str
+    story_id: int = Field(foreign_key="story.id")
+    target: str
+    status: str = Field(default="pending", index=True)  # pending | sent
+    attempts: int = 0
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created: datetime
+    next_attempt: datetime
+    sent_at: datetime | None = None
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Aware UTC for the database (SQLModel's UTCDateTime stores it portably)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
+def open_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: int
+    story_id: int | None
+    article: Article
+
+
+@dataclass(frozen=True)
+class StoryView:
+    id: int
+    title: str
+    first_seen: datetime
+    articles: tuple[StoryArticle, ...]
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({a.language for a in self.articles})
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    id: int
+    watch: str
+    story_id: int
+    target: str
+    attempts: int
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> "Store":
+        return cls(open_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- sources -------------------------------------------------------------------
+    def record_fetch(self, name: str, when: datetime, error: str | None, items: int, new_items: int) -> None:
+        with Session(self.engine) as s:
+            state = s.get(SourceState, name) or SourceState(name=name)
+            state.last_fetch = utc(when)
+            state.items = items
+            state.new_items = new_items
+            if error:
+                state.outcome = "error"
+                state.error = error
+                state.consecutive_failures += 1
+            else:
+                state.outcome = "ok"
+                state.error = ""
+                state.last_success = utc(when)
+                state.consecutive_failures = 0
+            s.add(state)
+            s.commit()
+
+    def source_states(self) -> list[SourceState]:
+        with Session(self.engine) as s:
+            rows = list(s.exec(select(SourceState).order_by(SourceState.name)))
+            for r in rows:
+                r.last_fetch, r.last_success = aware(r.last_fetch), aware(r.last_success)
+            return rows
+
+    def known_links(self, source: str, limit: int = 5000) -> set[str]:
+        """URLs and GUIDs of a source's recent articles, so spiders skip what is stored."""
+        with Session(self.engine) as s:
+            rows = s.exec(
+                select(ArticleRow.url, ArticleRow.canonical_url, ArticleRow.guid)
+                .where(ArticleRow.source == source)
+                .order_by(ArticleRow.id.desc())
+                .limit(limit)
+            )
+            return {v for row in rows for v in row if v}
+
+    # ---- articles ------------------------------------------------------------------
+    def save_articles(self, session: Session, articles: Sequence[Article]) -> list[StoredArticle]:
+        """Insert what is new (by canonical URL, source+GUID, source+text); return only the new ones.
+
+        A known article whose headline changed keeps the newest headline.
+        """
+        unique: dict[str, Article] = {}
+        for a in articles:
+            unique[a.canonical_url] = a  # the later copy in a batch wins, as a re-fetch would
+        batch = list(unique.values())
+        if not batch:
+            return []
+        canon = [a.canonical_url for a in batch]
+        guids = [a.guid for a in batch if a.guid]
+        prints = [a.fingerprint for a in batch]
+        existing = list(
+            session.exec(
+                select(ArticleRow).where(
+                    or_(
+                        ArticleRow.canonical_url.in_(canon),
+                        ArticleRow.guid.in_(guids) if guids else false(),
+                        ArticleRow.fingerprint.in_(prints),
+                    )
+                )
+            )
+        )
+        by_canon = {r.canonical_url: r for r in existing}
+        by_guid = {(r.source, r.guid): r for r in existing if r.guid}
+        by_print = {(r.source, r.fingerprint): r for r in existing}
+        new: list[tuple[ArticleRow, Article]] = []
+        seen_guid: set[tuple[str, str]] = set()
+        seen_print: set[tuple[str, str]] = set()
+        for a in batch:
+            old = by_canon.get(a.canonical_url) or (by_guid.get((a.source, a.guid)) if a.guid else None)
+            old = old or by_print.get((a.source, a.fingerprint))
+            if old is not None:
+                if a.title and old.title != a.title:
+                    old.title = a.title
+                    session.add(old)
+                continue
+            if (a.guid and (a.source, a.guid) in seen_guid) or (a.source, a.fingerprint) in seen_print:
+                continue
+            seen_guid.add((a.source, a.guid))
+            seen_print.add((a.source, a.fingerprint))
+            row = ArticleRow(
+                url=a.url,
+                canonical_url=a.canonical_url,
+                guid=a.guid[:2000],
+                source=a.source,
+                language=a.language,
+                title=a.title,
+                text=a.text,
+                published=utc(a.published),
+                fetched=utc(a.fetched),
+                fingerprint=a.fingerprint,
+            )
+            session.add(row)
+            new.append((row, a))
+        session.flush()
+        return [StoredArticle(row.id, None, a) for row, a in new]  # type: ignore[arg-type]
+
+    def recent_articles(self, session: Session, since: datetime, after_id: int = 0) -> list[tuple[int, int, str, datetime]]:
+        """(article id, story id, text, fetched) of grouped articles fetched since a time, for the story index."""
+        rows = session.exec(
+            select(ArticleRow.id, ArticleRow.story_id, ArticleRow.text, ArticleRow.fetched)
+            .where(ArticleRow.fetched >= utc(since), ArticleRow.story_id.is_not(None), ArticleRow.id > after_id)
+            .order_by(ArticleRow.id)
+        )
+        return [(r[0], r[1], r[2], aware(r[3])) for r in rows]
+
+    def new_story(self, session: Session, title: str, when: datetime) -> int:
+        story = StoryRow(title=title, first_seen=utc(when), last_seen=utc(when))
+        session.add(story)
+        session.flush()
+        return story.id  # type: ignore[return-value]
+
+    def attach(self, session: Session, article_id: int, story_id: int, when: datetime) -> None:
+        row = session.get(ArticleRow, article_id)
+        story = session.get(StoryRow, story_id)
+        assert row is not None and story is not None
+        row.story_id = story_id
+        story.last_seen = utc(when)
+        session.add(row)
+        session.add(story)
+
+    # ---- matches and the outbox --------------------------------------------------------
+    def record_match(
+        self, session: Session, watch: str, article_id: int, story_id: int, hits: Iterable[Hit], targets: Iterable[str], when: datetime
+    ) -> int:
+        """Store a match and queue one delivery per target unless the story was already queued. Returns new deliveries."""
+        session.add(
+            MatchRow(
+                watch=watch,
+                article_id=article_id,
+                story_id=story_id,
+                hits=json.dumps([h.__dict__ for h in hits], ensure_ascii=False),
+                created=utc(when),
+            )
+        )
+        targets = list(dict.fromkeys(targets))
+        if not targets:
+            return 0
+        queued = set(
+            session.exec(
+                select(Delivery.target).where(Delivery.watch == watch, Delivery.story_id == story_id, Delivery.target.in_(targets))
+            )
+        )
+        added = 0
+        for target in targets:
+            if target not in queued:
+                session.add(Delivery(watch=watch, story_id=story_id, target=target, created=utc(when), next_attempt=utc(when)))
+                added += 1
+        return added
+
+    def due_deliveries(self, now: datetime, limit: int = 500) -> list[PendingDelivery]:
+        with Session(self.engine) as s:
+            rows = s.exec(
+                select(Delivery)
+                .where(Delivery.status == "pending", Delivery.next_attempt <= utc(now))
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+            return [PendingDelivery(r.id, r.watch, r.story_id, r.target, r.attempts) for r in rows]  # type: ignore[arg-type]
+
+    def mark_sent(self, delivery_id: int, when: datetime) -> None:
+        with Session(self.engine) as s:
+            row = s.get(Delivery, delivery_id)
+            if row is not None:
+                row.status, row.sent_at, row.attempts = "sent", utc(when), row.attempts + 1
+                row.last_error = ""
+                s.add(row)
+                s.commit()
+
+    def mark_failed(self, delivery_id: int, error: str, retry_at: datetime) -> None:
+        with Session(self.engine) as s:
+            row = s.get(Delivery, delivery_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error[:2000]
+                row.next_attempt = utc(retry_at)
+                s.add(row)
+                s.commit()
+
+    def hits_for(self, watch: str, story_id: int) -> list[Hit]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(MatchRow.hits).where(MatchRow.watch == watch, MatchRow.story_id == story_id).order_by(MatchRow.id))
+            hits: dict[tuple[str, str, str], Hit] = {}
+            for raw in rows:
+                for h in json.loads(raw):
+                    hit = Hit(**h)
+                    hits.setdefault((hit.term, hit.field, hit.snippet), hit)
+            return list(hits.values())
+
+    # ---- stories -----------------------------------------------------------------------
+    def stories(self, since: datetime | None = None, ids: Iterable[int] | None = None) -> list[StoryView]:
+        with Session(self.engine) as s:
+            q = select(StoryRow)
+            if since is not None:
+                q = q.where(StoryRow.last_seen >= utc(since))
+            if ids is not None:
+                q = q.where(StoryRow.id.in_(list(ids)))
+            stories = list(s.exec(q.order_by(StoryRow.first_seen.desc(), StoryRow.id.desc())))
+            if not stories:
+                return []
+            arts = s.exec(
+                select(ArticleRow.story_id, ArticleRow.canonical_url, ArticleRow.source, ArticleRow.language, ArticleRow.title, ArticleRow.published)
+                .where(ArticleRow.story_id.in_([st.id for st in stories]))
+                .order_by(ArticleRow.fetched, ArticleRow.id)
+            )
+            grouped: dict[int, list[StoryArticle]] = {}
+            for sid, url, source, lang, title, published in arts:
+                grouped.setdefault(sid, []).append(StoryArticle(url, source, lang, title, aware(published)))
+            return [StoryView(st.id, st.title, aware(st.first_seen), tuple(grouped.get(st.id, ()))) for st in stories]  # type: ignore[arg-type]
+
+    def story(self, story_id: int) -> StoryView | None:
+        found = self.stories(ids=[story_id])
+        return found[0] if found else None
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.engine) as s:
+            return {
+                "articles": s.exec(select(func.count()).select_from(ArticleRow)).one(),
+                "stories": s.exec(select(func.count()).select_from(StoryRow)).one(),
+                "pending": s.exec(select(func.count()).select_from(Delivery).where(Delivery.status == "pending")).one(),
+                "sent": s.exec(select(func.count()).select_from(Delivery).where(Delivery.status == "sent")).one(),
+            }
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, ... minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts, 0), 60))

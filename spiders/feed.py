@@ -1,0 +1,63 @@
+"""RSS/Atom sources: the feed through feedparser, article pages for full text where the feed has a teaser."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from monitor.extract import extract_page, needs_fulltext, parse_feed
+from monitor.types import RawDocument
+from spiders.base import MonitorSpider
+
+
+class FeedSpider(MonitorSpider):
+    name = "feed"
+
+    def __init__(self, *args: Any, fulltext: bool | str = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fulltext = fulltext not in (False, "false", "0", "no")
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield scrapy.Request(
+            self.url,
+            callback=self.parse,
+            errback=self.source_failed,
+            dont_filter=True,
+            meta={"dont_obey_robotstxt": True, "dont_retry": True},
+        )
+
+    def parse(self, response: Response, **kwargs: Any) -> Any:
+        """@url http://127.0.0.1:1/
+        @returns requests 0
+        """
+        result = parse_feed(response.body, response.url, self.source, self.language, response.headers.get("Content-Type", b"").decode("latin-1"))
+        if result.error:
+            self.fail(result.error)
+            return
+        if result.warning:
+            self.logger.warning("%s: %s", self.source, result.warning)
+        self.items_seen = len(result.documents)
+        for doc in result.documents:
+            if self.is_known(doc.url, doc.guid):
+                yield doc  # lets the store keep the newest headline; it is not new
+            elif self.fulltext and needs_fulltext(doc):
+                yield scrapy.Request(doc.url, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"doc": doc})
+            else:
+                yield doc
+
+    def parse_article(self, response: Response, doc: RawDocument) -> Any:
+        page = extract_page(response.body, response.url)
+        if len(page.text.split()) > len(doc.text.split()):
+            doc.text = page.text
+        doc.canonical_url = page.canonical_url and response.urljoin(page.canonical_url)
+        doc.published = doc.published or page.published
+        doc.title = doc.title or page.title
+        yield doc
+
+    def article_failed(self, failure: Failure) -> Any:
+        doc: RawDocument = failure.request.cb_kwargs["doc"]
+        self.logger.info("%s: full text of %s not fetched (%s); keeping the feed text", self.source, doc.url, failure.getErrorMessage())
+        yield doc
