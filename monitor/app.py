@@ -94,8 +94,8 @@ class Monitor:
             s.commit()
         return report
 
-    def deliver(self) -> dict[str, int]:
-        return flush(self.store, self.settings.targets, self.settings.unconfigured, self.clock(), self.send)
+    def deliver(self, ignore_backoff: bool = False) -> dict[str, int]:
+        return flush(self.store, self.settings.targets, self.settings.unconfigured, self.clock(), self.send, ignore_backoff)
 
     # ---- the loop side ------------------------------------------------------------------
     @property
@@ -148,7 +148,8 @@ class Monitor:
         names = [s.name for s in self.settings.config.sources]
         results = await asyncio.gather(*(self.run_source(n, deliver=False) for n in names))
         async with self.lock:
-            counts = await asyncio.to_thread(self.deliver)
+            # a one-off pass (cron, a user at the terminal) retries every pending alert now
+            counts = await asyncio.to_thread(self.deliver, True)
         failed = [r for r in results if r is not None and r.error]
         log.info(
             "pass complete: %d sources (%d failed), alerts sent %d, failed %d, waiting %d",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = "config/monitor.yaml"
 
@@ -68,15 +68,21 @@ class HtmlSource(_SourceBase):
     link_pattern: str | None = None
     link_selector: str | None = None
 
+    @field_validator("link_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        # a field validator, so the problem points at the link_pattern: line
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
     @model_validator(mode="after")
     def _one_link_rule(self) -> "HtmlSource":
         if (self.link_pattern is None) == (self.link_selector is None):
             raise ValueError("an html source needs exactly one of link_pattern or link_selector")
-        if self.link_pattern is not None:
-            try:
-                re.compile(self.link_pattern)
-            except re.error as exc:
-                raise ValueError(f"link_pattern is not a valid regular expression: {exc}") from None
         return self
 
 
@@ -247,7 +253,12 @@ def _pydantic_problems(exc: ValidationError, lines: _Lines, data: dict[str, Any]
         loc = tuple(err["loc"])
         # drop pydantic's union tags ('rss', 'html') and validator names so the path reads like the file
         path = tuple(p for p in loc if isinstance(p, int) or p in _keys_along(data, loc))
-        file, line = lines.find(loc)
+        if err["type"] == "missing" and loc and isinstance(loc[-1], str):
+            path = path + (loc[-1],)  # the missing key is not in the data; still name it
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            file, line = lines.find(loc + ("kind",))  # point at the bad kind: line when there is one
+        else:
+            file, line = lines.find(loc)
         where = _describe(path)
         if err["type"] == "extra_forbidden":
             msg = f"{where}: unknown key"
@@ -286,7 +297,7 @@ def _source_or_watch_name(data: dict[str, Any], path: Loc) -> str:
         if isinstance(items, list) and path[1] < len(items) and isinstance(items[path[1]], dict):
             name = items[path[1]].get("name")
             if isinstance(name, str):
-                return f"{path[0][:-1]} '{name}'"
+                return f"{'source' if path[0] == 'sources' else 'watch'} '{name}'"
     return ""
 
 
@@ -354,7 +365,7 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
         seen: set[str] = set()
         for i, item in enumerate(getattr(config, key)):
             if item.name in seen:
-                problems.append(Problem(*at(key, i, "name"), f"{key[:-1]} name '{item.name}' is used twice"))
+                problems.append(Problem(*at(key, i, "name"), f"{'source' if key == 'sources' else 'watch'} name '{item.name}' is used twice"))
             seen.add(item.name)
 
     targets: dict[str, list[str]] = {}

@@ -63,7 +63,7 @@ def render(alert: Alert) -> Message:
     for a in alert.articles:
         parts.append(
             f'<li><b>{esc(a.source)}</b> ({esc(a.language)}, {esc(_when(a.published))}): '
-            f'<a href="{esc(a.url)}">{esc(a.title)}</a></li>'
+            f'<a href="{esc(a.url)}">{esc(a.title)}</a><br>{esc(a.url)}</li>'
         )
     parts.append("</ul>")
     if alert.hits:
@@ -98,10 +98,17 @@ def send_apprise(urls: list[str], message: Message) -> str | None:
 Sender = Callable[[list[str], Message], "str | None"]
 
 
-def flush(store: Store, targets: dict[str, list[str]], unconfigured: dict[str, str], now: datetime, send: Sender = send_apprise) -> dict[str, int]:
-    """Send every due delivery once; returns counts of sent, failed and waiting."""
+def flush(
+    store: Store,
+    targets: dict[str, list[str]],
+    unconfigured: dict[str, str],
+    now: datetime,
+    send: Sender = send_apprise,
+    ignore_backoff: bool = False,
+) -> dict[str, int]:
+    """Send every due delivery once (every pending one with ignore_backoff); returns counts."""
     counts = {"sent": 0, "failed": 0, "waiting": 0}
-    for d in store.due_deliveries(now):
+    for d in store.due_deliveries(None if ignore_backoff else now):
         if d.target in unconfigured or d.target not in targets:
             why = unconfigured.get(d.target, "target no longer in the config")
             log.warning("alert for watch '%s' waits: notify target '%s' is not usable (%s)", d.watch, d.target, why)

@@ -312,14 +312,13 @@ class Store:
                 added += 1
         return added
 
-    def due_deliveries(self, now: datetime, limit: int = 500) -> list[PendingDelivery]:
+    def due_deliveries(self, now: datetime | None, limit: int = 500) -> list[PendingDelivery]:
+        """Pending deliveries whose retry time has come (all pending ones when now is None)."""
         with Session(self.engine) as s:
-            rows = s.exec(
-                select(Delivery)
-                .where(Delivery.status == "pending", Delivery.next_attempt <= utc(now))
-                .order_by(Delivery.id)
-                .limit(limit)
-            )
+            q = select(Delivery).where(Delivery.status == "pending")
+            if now is not None:
+                q = q.where(Delivery.next_attempt <= utc(now))
+            rows = s.exec(q.order_by(Delivery.id).limit(limit))
             return [PendingDelivery(r.id, r.watch, r.story_id, r.target, r.attempts) for r in rows]  # type: ignore[arg-type]
 
     def mark_sent(self, delivery_id: int, when: datetime) -> None:

@@ -7,6 +7,11 @@ from typing import Any, Iterable
 import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+
+try:  # Scrapy >= 2.13 wraps transport errors in its own exceptions
+    from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError, DownloadTimeoutError
+except ImportError:  # pragma: no cover
+    CannotResolveHostError = DownloadConnectionRefusedError = DownloadTimeoutError = TimeoutError  # type: ignore[misc]
 from twisted.python.failure import Failure
 
 
@@ -41,10 +46,12 @@ class MonitorSpider(scrapy.Spider):
         if failure.check(HttpError):
             response = failure.value.response
             self.fail(f"HTTP {response.status} from {response.url}")
-        elif failure.check(TimeoutError, TCPTimedOutError):
+        elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
             self.fail(f"no answer from {failure.request.url} within {self.timeout:g}s")
-        elif failure.check(DNSLookupError):
+        elif failure.check(DNSLookupError, CannotResolveHostError):
             self.fail(f"cannot resolve host of {failure.request.url}")
+        elif failure.check(DownloadConnectionRefusedError):
+            self.fail(f"connection refused by {failure.request.url}")
         else:
             self.fail(f"{failure.getErrorMessage() or failure.type.__name__} ({failure.request.url})")
 

@@ -1,0 +1,140 @@
+"""`monitor run --once` over the fixture outlets, as a user runs it, against real SMTP and webhook servers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+from conftest import run_monitor, write_config
+
+
+def _stories(config):
+    out = run_monitor("stories", "--json", "--since", "3650d", config=config)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _expected_alerts(stories, manifest):
+    """(watch, story id) pairs that must be alerted: a story alerts a watch if any article of it matches."""
+    watches_of = {a["url"]: set(a["watches"]) for a in manifest["articles"]}
+    expected = set()
+    for story in stories:
+        for article in story["articles"]:
+            for watch in watches_of[article["url"]]:
+                expected.add((watch, story["id"]))
+    return expected
+
+
+def test_run_once_collects_matches_and_alerts_once(tmp_path, outlets, smtp, webhook, database_url):
+    manifest = outlets.manifest()
+    config = write_config(
+        tmp_path / "monitor.yaml", outlets, {"desk-email": smtp.url(), "desk-chat": webhook.url()}, database=database_url
+    )
+    outlets.reset_hits()
+    started = time.monotonic()
+    first = run_monitor("run", "--once", config=config)
+    elapsed = time.monotonic() - started
+    assert first.returncode == 0, first.stderr
+    # the never-answering feed is cut off by its 3 s timeout, not the server's 120 s hold
+    assert elapsed < 60
+    log = first.stderr
+    assert "source broken failed: HTTP 500" in log
+    assert "source slow failed: no answer" in log and "within 3s" in log
+    assert "damaged feed" in log  # rau is bozo but salvaged
+
+    # every article collected, once; robots.txt obeyed
+    stories = _stories(config)
+    stored = [a["url"] for s in stories for a in s["articles"]]
+    assert Counter(stored) == Counter(a["url"] for a in manifest["articles"])
+    for url in manifest["never_fetch"]:
+        assert url.removeprefix(outlets.base) not in outlets.hits_snapshot()
+
+    # the syndicated copy joined the original's story
+    story_of = {a["url"]: s["id"] for s in stories for a in s["articles"]}
+    seed = outlets.url("/ro-stiri/articles/x").replace("articles/x", "articole/putin-bishkek-japarov-2911.html")
+    copy = outlets.url("/agregator/stire/88123.html")
+    assert story_of[seed] == story_of[copy]
+    seed_story = next(s for s in stories if s["id"] == story_of[seed])
+    assert {a["source"] for a in seed_story["articles"]} >= {"ro-stiri", "agregator"}
+    assert seed_story["languages"] == sorted({a["language"] for a in seed_story["articles"]})
+
+    # alerts: exactly one per (watch, story) on each target; none from sidebars or false friends
+    expected = _expected_alerts(stories, manifest)
+    assert expected, "the fixtures must produce alerts"
+    titles = {s["id"]: s["title"] for s in stories}
+    expected_titles = Counter(f"[{w}] {titles[sid]}" for w, sid in expected)
+    assert Counter(m["title"] for m in webhook.received) == expected_titles
+    assert Counter(str(m["subject"]) for m in smtp.messages) == expected_titles
+
+    # the e-mail: HTML and plain parts, UTF-8 intact, every outlet of the story listed
+    mail = next(m for m in smtp.messages if str(m["subject"]) == f"[csto] {titles[story_of[seed]]}")
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    plain = mail.get_body(preferencelist=("plain",)).get_content()
+    for part in (html, plain):
+        assert "Kârgâzstan" in part and "Bișkek" in part
+        assert seed in part and copy in part
+    assert "<mark>" in html
+    chat = next(m for m in webhook.received if m["title"] == f"[icc-warrant] {titles[story_of[seed]]}")
+    assert "mandat de arestare" in chat["message"] and "agregator" in chat["message"]
+
+    # second pass: nothing new, nothing re-sent
+    sent_mail, sent_chat = len(smtp.messages), len(webhook.received)
+    second = run_monitor("run", "--once", config=config)
+    assert second.returncode == 0, second.stderr
+    assert (len(smtp.messages), len(webhook.received)) == (sent_mail, sent_chat)
+    assert len(_stories(config)) == len(stories)
+
+    status = json.loads(run_monitor("status", "--json", config=config).stdout)
+    by_name = {s["name"]: s for s in status}
+    assert by_name["broken"]["outcome"] == "error" and by_name["broken"]["consecutive_failures"] == 2
+    assert by_name["ro-stiri"]["outcome"] == "ok" and by_name["ro-stiri"]["items"] == 4
+    assert by_name["gol"]["outcome"] == "ok" and by_name["gol"]["items"] == 0
+    assert by_name["moved"]["outcome"] == "ok"  # the redirect was followed
+
+
+def test_alerts_survive_an_outage_and_are_sent_once_later(tmp_path, outlets, webhook):
+    config = write_config(tmp_path / "monitor.yaml", outlets, {"desk-chat": webhook.url()}, sources=["ro-stiri", "agregator"])
+    webhook.fail_with = 503
+    first = run_monitor("run", "--once", config=config)
+    assert first.returncode == 0, first.stderr
+    assert webhook.received == []
+    assert "alert to 'desk-chat' failed" in first.stderr
+
+    webhook.fail_with = None
+    second = run_monitor("run", "--once", config=config)
+    assert second.returncode == 0, second.stderr
+    titles = [m["title"] for m in webhook.received]
+    assert len(titles) == len(set(titles)) >= 2  # csto and icc-warrant on the seed story, armenia on csto
+
+    third = run_monitor("run", "--once", config=config)
+    assert third.returncode == 0
+    assert [m["title"] for m in webhook.received] == titles
+
+
+def test_feed_text_is_escaped_in_html_mail(tmp_path, outlets, smtp):
+    outlets.set_override(
+        "/hostile/rss.xml",
+        """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
+<item><title>CSTO &lt;script&gt;alert(1)&lt;/script&gt; &amp; "quotes"</title>
+<link>{{BASE}}/hostile/1.html</link><guid>h1</guid>
+<description>&lt;p&gt;OTSC &amp;lt;img src=x onerror=alert(2)&amp;gt; la Bișkek, Kârgâzstan.&lt;/p&gt;</description></item>
+</channel></rss>""",
+    )
+    try:
+        config = tmp_path / "monitor.yaml"
+        write_config(config, outlets, {"desk-email": smtp.url()}, sources=[])
+        text = config.read_text().replace(
+            "sources: []",
+            f"sources:\n- {{name: hostile, kind: rss, url: '{outlets.url('/hostile/rss.xml')}', language: ro, fulltext: false}}",
+        )
+        config.write_text(text)
+        result = run_monitor("run", "--once", config=config)
+        assert result.returncode == 0, result.stderr
+    finally:
+        outlets.clear_overrides()
+    assert len(smtp.messages) == 1
+    html = smtp.messages[0].get_body(preferencelist=("html",)).get_content()
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;img src=x" in html and "CSTO &amp; &quot;quotes&quot;" in html
+    assert "Kârgâzstan" in html
