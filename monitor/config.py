@@ -382,8 +382,9 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
             value, missing = expand_env(url, environ)
             if missing:
                 why = ", ".join(f"${{{m}}}" for m in missing)
-                unconfigured[name] = f"{why} not set"
-                warnings.append(Problem(*at(*loc), f"notify target '{name}' needs {why}, which is not set; its alerts will wait", warning=True))
+                verb = "is" if len(missing) == 1 else "are"
+                unconfigured[name] = f"{why} {verb} not set"
+                warnings.append(Problem(*at(*loc), f"notify target '{name}' needs {why}, which {verb} not set; its alerts will wait", warning=True))
                 continue
             if not apprise.Apprise().add(value):
                 problems.append(Problem(*at(*loc), f"notify target '{name}': not a URL Apprise understands: {_redact(value)}"))
