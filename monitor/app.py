@@ -167,19 +167,21 @@ class Monitor:
         scheduler.start()
         log.info("daemon started: %d sources scheduled", len(self.settings.config.sources))
         stamps = _stamps(self.settings)
+        self.wake = asyncio.Event()
         try:
             while not stop.is_set():
                 try:
-                    await asyncio.wait_for(stop.wait(), reload_every)
+                    await asyncio.wait_for(self.wake.wait(), reload_every)
                 except asyncio.TimeoutError:
                     pass
+                self.wake.clear()
                 if stop.is_set():
                     break
                 now_stamps = _stamps(self.settings)
                 if now_stamps != stamps or self.reload_requested:
-                    stamps = now_stamps
                     self.reload_requested = False
                     self.reload(scheduler)
+                    stamps = _stamps(self.settings)
         finally:
             scheduler.shutdown(wait=False)
             if self.in_flight:
@@ -188,6 +190,7 @@ class Monitor:
             log.info("daemon stopped")
 
     reload_requested = False
+    wake: asyncio.Event | None = None
 
     async def deliver_job(self) -> None:
         async with self.lock:
@@ -266,10 +269,19 @@ def run_on_reactor(main: Callable[[], "asyncio.Future | asyncio.Task | object"])
 
 def install_signals(stop: asyncio.Event, monitor: Monitor) -> None:
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+
+    def term() -> None:
+        log.info("stop requested")
+        stop.set()
+        if monitor.wake is not None:
+            monitor.wake.set()
 
     def hup() -> None:
         monitor.reload_requested = True
+        if monitor.wake is not None:
+            monitor.wake.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, term)
 
     loop.add_signal_handler(signal.SIGHUP, hup)

@@ -76,7 +76,9 @@ def parse_feed(body: bytes, url: str, source: str, language: str, content_type: 
         if parsed.bozo and not parsed.get("feed", {}).get("title"):
             result.error = f"not a readable RSS/Atom feed: {problem}"
         return result
-    if parsed.bozo and problem is not None:
+    # feedparser flags a missing/odd Content-Type or a charset override as bozo too; the
+    # feed itself is fine then (its own base class says so), so that is no damage to report
+    if parsed.bozo and problem is not None and not isinstance(problem, feedparser.exceptions.ThingsNobodyCaresAboutButMe):
         result.warning = f"damaged feed, entries salvaged: {problem}"
     for entry in parsed.entries:
         link = entry.get("link") or ""

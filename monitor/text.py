@@ -11,7 +11,9 @@ import unicodedata
 from dataclasses import dataclass
 
 _CEDILLA_TO_COMMA = str.maketrans({"ş": "ș", "ţ": "ț", "Ş": "Ș", "Ţ": "Ț"})
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A word is a letter or digit followed by letters, digits and combining marks, so that
+# decomposed (NFD) text such as "s\u0326" stays one word; fold() drops the marks.
+_WORD = re.compile(r"\w[\w\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*", re.UNICODE)
 
 
 def nfc(text: str) -> str:

@@ -30,8 +30,11 @@ class FeedSpider(MonitorSpider):
         )
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
-        """@url http://127.0.0.1:1/
-        @returns requests 0
+        """A teaser-only entry becomes a request for its article page.
+
+        @url data:application/rss+xml;base64,PD94bWwgdmVyc2lvbj0iMS4wIiBlbmNvZGluZz0idXRmLTgiPz48cnNzIHZlcnNpb249IjIuMCI+PGNoYW5uZWw+PHRpdGxlPnQ8L3RpdGxlPjxpdGVtPjx0aXRsZT5CaciZa2VrPC90aXRsZT48bGluaz5odHRwOi8vZXhhbXBsZS5vcmcvc3RpcmkvYS0xPC9saW5rPjxkZXNjcmlwdGlvbj50ZWFzZXI8L2Rlc2NyaXB0aW9uPjwvaXRlbT48L2NoYW5uZWw+PC9yc3M+
+        @returns requests 1 1
+        @returns items 0 0
         """
         result = parse_feed(response.body, response.url, self.source, self.language, response.headers.get("Content-Type", b"").decode("latin-1"))
         if result.error:

@@ -44,8 +44,11 @@ class ListingSpider(MonitorSpider):
         return links
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
-        """@url http://127.0.0.1:1/
-        @returns items 0
+        """Article links become requests; a page without any yields nothing.
+
+        @url data:text/html;base64,PGh0bWw+PGJvZHk+PHA+bm8gbGlua3MgaGVyZTwvcD48L2JvZHk+PC9odG1sPg==
+        @returns requests 0 0
+        @returns items 0 0
         """
         links = self.article_links(response)
         self.items_seen = len(links)
