@@ -342,6 +342,7 @@ def load(path: str | os.PathLike[str], environ: dict[str, str] | None = None) ->
                 problems.append(Problem(str(inc_path), lines.find((key,))[1], f"{key} is already set in {main}"))
             else:
                 data[key] = value
+    problems += _query_problems(data, lines)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -351,10 +352,31 @@ def load(path: str | os.PathLike[str], environ: dict[str, str] | None = None) ->
     return _settle(config, main, files, lines, environ)
 
 
-def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, environ: dict[str, str]) -> Settings:
-    """Cross-field checks and derived values."""
+def _query_problems(data: dict[str, Any], lines: _Lines) -> list[Problem]:
+    """Parse every watch's query or terms, even when other keys are wrong, so all problems show at once."""
     from monitor.match import QueryError, compile_watch
 
+    problems = []
+    watches = data.get("watches")
+    for i, watch in enumerate(watches if isinstance(watches, list) else []):
+        if not isinstance(watch, dict):
+            continue
+        query, terms = watch.get("query"), watch.get("terms")
+        if not isinstance(query, str) and not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
+            continue  # shape errors are reported by the models
+        try:
+            if isinstance(query, str):
+                compile_watch(str(watch.get("name")), query=query)
+            else:
+                compile_watch(str(watch.get("name")), terms=terms)
+        except QueryError as exc:
+            key = "query" if isinstance(query, str) else "terms"
+            problems.append(Problem(*lines.find(("watches", i, key)), f"watch '{watch.get('name')}': {exc}"))
+    return problems
+
+
+def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, environ: dict[str, str]) -> Settings:
+    """Cross-field checks and derived values."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
 
@@ -396,10 +418,6 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
             if target not in config.notify:
                 known = ", ".join(sorted(config.notify)) or "none defined"
                 problems.append(Problem(*at("watches", i, "notify", j), f"watch '{watch.name}': unknown notify target '{target}' (known: {known})"))
-        try:
-            compile_watch(watch.name, terms=watch.terms, query=watch.query)
-        except QueryError as exc:
-            problems.append(Problem(*at("watches", i, "query" if watch.query is not None else "terms"), f"watch '{watch.name}': {exc}"))
         if not watch.notify:
             warnings.append(Problem(*at("watches", i), f"watch '{watch.name}' has no notify targets; matches are recorded but not sent", warning=True))
 

@@ -9,6 +9,7 @@ import calendar
 import logging
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from datetime import datetime, timezone
 
 import feedparser
@@ -33,11 +34,11 @@ class FeedResult:
 def html_to_text(html: str) -> str:
     """Text of an HTML fragment, paragraphs on their own lines."""
     if not html or "<" not in html:
-        return _tidy(html or "")
+        return _tidy(unescape(html or ""))  # no tags, but entities (&#539; &amp;) still to decode
     try:
         root = lxml.html.fragment_fromstring(html, create_parent="div")
     except (lxml.etree.ParserError, ValueError):
-        return _tidy(re.sub(r"<[^>]+>", " ", html))
+        return _tidy(unescape(re.sub(r"<[^>]+>", " ", html)))
     for bad in root.xpath("//script|//style|//noscript"):
         bad.drop_tree()
     for block in root.xpath("//p|//br|//div|//li|//h1|//h2|//h3|//h4|//blockquote|//tr"):

@@ -1,0 +1,59 @@
+"""The command line as installed: the console script, `python -m monitor`, the Scrapy project, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, run_monitor
+
+SCRIPTS = Path(sys.executable).parent
+
+
+def test_console_script_and_module_agree_on_the_example_config():
+    script = subprocess.run([SCRIPTS / "monitor", "check-config"], capture_output=True, text=True, cwd=ROOT)
+    module = subprocess.run([sys.executable, "-m", "monitor", "check-config"], capture_output=True, text=True, cwd=ROOT)
+    assert script.returncode == module.returncode == 0, script.stderr
+    assert script.stdout == module.stdout
+    assert "config/monitor.yaml: OK (8 sources" in script.stdout
+
+
+def test_bad_config_exits_2_with_file_and_line(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "sources:\n"
+        "  - name: a\n"
+        "    kind: rss\n"
+        "    url: https://example.org/rss\n"
+        "    language: ro\n"
+        "    intervl: 5m\n"
+        "watches:\n"
+        "  - name: w\n"
+        "    query: '(ICC AND'\n"
+    )
+    result = run_monitor("check-config", config=config)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert f"{config}:6: source 'a': sources[0].intervl: unknown key" in lines
+    assert any(line.startswith(f"{config}:9: watch 'w': column ") for line in lines), lines
+    assert "Traceback" not in result.stderr
+    # the daemon refuses to start on it too, the same way
+    run = run_monitor("run", "--once", config=config)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    result = run_monitor("status", config=tmp_path / "nope.yaml")
+    assert result.returncode == 2
+    assert "config file not found" in result.stderr
+
+
+def test_scrapy_project_lists_and_checks_the_spiders():
+    cwd = ROOT / "spiders"
+    listed = subprocess.run([SCRIPTS / "scrapy", "list"], capture_output=True, text=True, cwd=cwd)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["feed", "listing"]
+    checked = subprocess.run([SCRIPTS / "scrapy", "check"], capture_output=True, text=True, cwd=cwd)
+    assert checked.returncode == 0, checked.stderr
+    assert "Ran 4 contracts" in checked.stderr and "OK" in checked.stderr
