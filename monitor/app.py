@@ -47,10 +47,10 @@ def build_watchlist(settings: Settings) -> Watchlist:
 
 
 class Monitor:
-    def __init__(self, settings: Settings, clock: Clock = utcnow, send: Sender = send_apprise):
+    def __init__(self, settings: Settings, clock: Clock = utcnow, send: Sender = send_apprise, store: Store | None = None):
         self.clock = clock
         self.send = send
-        self.store = Store.from_url(settings.database_url)
+        self.store = store or Store.from_url(settings.database_url)
         self.index = StoryIndex()
         self.apply(settings)
         self._crawler: Crawler | None = None

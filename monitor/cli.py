@@ -49,6 +49,20 @@ def _load(path: str) -> Settings | None:
     return settings
 
 
+def _open_store(settings: Settings):
+    """The store, or None after printing why the database cannot be used."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from monitor.store import Store
+
+    try:
+        return Store.from_url(settings.database_url)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:500]
+        print(f"{settings.path}: cannot open the database: {reason}", file=sys.stderr)
+        return None
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -91,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(settings: Settings, once: bool) -> int:
     from monitor.app import Monitor, install_signals, run_on_reactor
 
-    monitor = Monitor(settings)
+    store = _open_store(settings)
+    if store is None:
+        return 1
+    monitor = Monitor(settings, store=store)
 
     async def main() -> int:
         if once:
@@ -112,9 +129,10 @@ def _stories(settings: Settings, since_seconds: float, as_json: bool) -> int:
     from datetime import timedelta
 
     from monitor.app import utcnow
-    from monitor.store import Store
 
-    store = Store.from_url(settings.database_url)
+    store = _open_store(settings)
+    if store is None:
+        return 1
     stories = store.stories(since=utcnow() - timedelta(seconds=since_seconds))
     if as_json:
         out = [
@@ -144,9 +162,9 @@ def _stories(settings: Settings, since_seconds: float, as_json: bool) -> int:
 
 
 def _status(settings: Settings, as_json: bool) -> int:
-    from monitor.store import Store
-
-    store = Store.from_url(settings.database_url)
+    store = _open_store(settings)
+    if store is None:
+        return 1
     states = {s.name: s for s in store.source_states()}
     rows = []
     for source in settings.config.sources:

@@ -73,13 +73,15 @@ def parse_feed(body: bytes, url: str, source: str, language: str, content_type: 
         return FeedResult(error=f"feed could not be parsed: {exc}")
     result = FeedResult()
     problem = parsed.get("bozo_exception")
-    if not parsed.entries:
-        if parsed.bozo and not parsed.get("feed", {}).get("title"):
-            result.error = f"not a readable RSS/Atom feed: {problem}"
-        return result
     # feedparser flags a missing/odd Content-Type or a charset override as bozo too; the
-    # feed itself is fine then (its own base class says so), so that is no damage to report
-    if parsed.bozo and problem is not None and not isinstance(problem, feedparser.exceptions.ThingsNobodyCaresAboutButMe):
+    # feed itself is fine then (its own base class says so), so that is no damage
+    damaged = bool(parsed.bozo) and problem is not None and not isinstance(problem, feedparser.exceptions.ThingsNobodyCaresAboutButMe)
+    if not parsed.entries:
+        if (damaged and not parsed.get("feed", {}).get("title")) or not parsed.get("version"):
+            reason = problem if damaged else "no RSS or Atom document found" + (f" ({problem})" if problem else "")
+            result.error = f"not a readable RSS/Atom feed: {reason}"
+        return result
+    if damaged:
         result.warning = f"damaged feed, entries salvaged: {problem}"
     for entry in parsed.entries:
         link = entry.get("link") or ""

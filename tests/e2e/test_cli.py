@@ -57,3 +57,12 @@ def test_scrapy_project_lists_and_checks_the_spiders():
     checked = subprocess.run([SCRIPTS / "scrapy", "check"], capture_output=True, text=True, cwd=cwd)
     assert checked.returncode == 0, checked.stderr
     assert "Ran 4 contracts" in checked.stderr and "OK" in checked.stderr
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path):
+    config = tmp_path / "m.yaml"
+    config.write_text("database: postgresql+psycopg://nobody@127.0.0.1:9/none\n")
+    for args in (("status",), ("stories",), ("run", "--once")):
+        result = run_monitor(*args, config=config)
+        assert result.returncode == 1
+        assert "cannot open the database" in result.stderr and "Traceback" not in result.stderr

@@ -49,6 +49,8 @@ def test_run_once_collects_matches_and_alerts_once(tmp_path, outlets, smtp, webh
     assert Counter(stored) == Counter(a["url"] for a in manifest["articles"])
     for url in manifest["never_fetch"]:
         assert url.removeprefix(outlets.base) not in outlets.hits_snapshot()
+    agents = {headers.get("User-Agent", "") for _, _, headers in outlets.requests}
+    assert len(agents) == 1 and agents.pop().startswith("newsmonitor/")
 
     # the syndicated copy joined the original's story
     story_of = {a["url"]: s["id"] for s in stories for a in s["articles"]}
@@ -80,8 +82,12 @@ def test_run_once_collects_matches_and_alerts_once(tmp_path, outlets, smtp, webh
 
     # second pass: nothing new, nothing re-sent
     sent_mail, sent_chat = len(smtp.messages), len(webhook.received)
+    outlets.reset_hits()
     second = run_monitor("run", "--once", config=config)
     assert second.returncode == 0, second.stderr
+    # stored articles' pages are not fetched again: only feeds, listings and robots.txt
+    feeds = {s["url"].removeprefix(outlets.base) for s in manifest["sources"]}
+    assert set(outlets.hits_snapshot()) <= feeds | {"/robots.txt", "/nou/rss.xml"}
     assert (len(smtp.messages), len(webhook.received)) == (sent_mail, sent_chat)
     assert len(_stories(config)) == len(stories)
 
