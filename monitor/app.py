@@ -120,7 +120,8 @@ class Monitor:
         try:
             timeout = self.settings.config.timeout(source)
             known = await asyncio.to_thread(self.store.known_links, name)
-            result = await self.crawler.crawl(source, timeout, known)
+            validators = await asyncio.to_thread(self.store.validators, name) if isinstance(source, RssSource) else None
+            result = await self.crawler.crawl(source, timeout, known, validators)
             async with self.lock:
                 try:
                     report = await asyncio.to_thread(self.ingest, result.documents)
@@ -128,9 +129,14 @@ class Monitor:
                     log.exception("%s: storing %d articles failed", name, len(result.documents))
                     result.error = result.error or f"storing articles failed: {exc}"
                     report = IngestReport(received=len(result.documents))
-                await asyncio.to_thread(self.store.record_fetch, name, self.clock(), result.error, result.items_seen, report.new)
+                await asyncio.to_thread(
+                    self.store.record_fetch, name, self.clock(), result.error, result.items_seen, report.new,
+                    result.validators, result.not_modified,
+                )
                 if result.error:
                     log.warning("source %s failed: %s", name, result.error)
+                elif result.not_modified:
+                    log.info("source %s: not modified since the last fetch", name)
                 else:
                     log.info(
                         "source %s: %d items, %d new articles, %d new stories, %d alerts queued",

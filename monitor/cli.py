@@ -181,6 +181,7 @@ def _status(settings: Settings, as_json: bool) -> int:
                 "items": st.items if st else 0,
                 "new_items": st.new_items if st else 0,
                 "consecutive_failures": st.consecutive_failures if st else 0,
+                "not_modified": st.not_modified if st else False,
             }
         )
     if as_json:

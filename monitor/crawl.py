@@ -36,6 +36,8 @@ class CrawlResult:
     documents: list[RawDocument] = field(default_factory=list)
     items_seen: int = 0
     error: str | None = None
+    not_modified: bool = False
+    validators: dict[str, str] | None = None  # ETag/Last-Modified to send next time (feeds)
 
 
 def scrapy_settings() -> "scrapy.settings.Settings":  # type: ignore[name-defined]  # noqa: F821
@@ -57,7 +59,9 @@ class Crawler:
         self.settings = settings or scrapy_settings()
         self.runner = AsyncCrawlerRunner(self.settings)
 
-    async def crawl(self, source: RssSource | HtmlSource, timeout: float, known: Iterable[str] = ()) -> CrawlResult:
+    async def crawl(
+        self, source: RssSource | HtmlSource, timeout: float, known: Iterable[str] = (), validators: dict[str, str] | None = None
+    ) -> CrawlResult:
         """Fetch a source once; never raises for a source's own faults, and never outlives its deadline."""
         from scrapy import signals
         from scrapy.crawler import Crawler as ScrapyCrawler
@@ -71,7 +75,7 @@ class Crawler:
         deadline = timeout * 3 + 5
         settings.set("CLOSESPIDER_TIMEOUT", deadline, priority="spider")
         if isinstance(source, RssSource):
-            spidercls, extra = FeedSpider, {"fulltext": source.fulltext}
+            spidercls, extra = FeedSpider, {"fulltext": source.fulltext, "validators": validators}
         else:
             spidercls, extra = ListingSpider, {"link_pattern": source.link_pattern, "link_selector": source.link_selector}
         crawler = ScrapyCrawler(spidercls, settings)
@@ -97,6 +101,8 @@ class Crawler:
         spider = crawler.spider
         if spider is not None:
             result.items_seen = spider.items_seen
+            result.not_modified = getattr(spider, "not_modified", False)
+            result.validators = getattr(spider, "validators", None)
             if spider.failures and result.error is None:
                 result.error = "; ".join(spider.failures)
         return result

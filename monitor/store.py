@@ -32,6 +32,9 @@ class SourceState(SQLModel, table=True):
     items: int = 0  # entries seen in the last fetch
     new_items: int = 0
     consecutive_failures: int = 0
+    not_modified: bool = False  # the last fetch was answered 304
+    etag: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    last_modified: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class StoryRow(SQLModel, table=True):
@@ -162,12 +165,28 @@ class Store:
         self.engine.dispose()
 
     # ---- sources -------------------------------------------------------------------
-    def record_fetch(self, name: str, when: datetime, error: str | None, items: int, new_items: int) -> None:
+    def record_fetch(
+        self,
+        name: str,
+        when: datetime,
+        error: str | None,
+        items: int,
+        new_items: int,
+        validators: dict[str, str] | None = None,
+        not_modified: bool = False,
+    ) -> None:
         with Session(self.engine) as s:
             state = s.get(SourceState, name) or SourceState(name=name)
             state.last_fetch = utc(when)
-            state.items = items
-            state.new_items = new_items
+            state.not_modified = not_modified and not error
+            if not state.not_modified:
+                state.items = items
+                state.new_items = new_items
+            else:
+                state.new_items = 0
+            if validators is not None and not error:
+                state.etag = validators.get("etag", "")
+                state.last_modified = validators.get("last_modified", "")
             if error:
                 state.outcome = "error"
                 state.error = error
@@ -186,6 +205,14 @@ class Store:
             for r in rows:
                 r.last_fetch, r.last_success = aware(r.last_fetch), aware(r.last_success)
             return rows
+
+    def validators(self, name: str) -> dict[str, str]:
+        """ETag and Last-Modified of a source's last good fetch, for a conditional GET."""
+        with Session(self.engine) as s:
+            state = s.get(SourceState, name)
+            if state is None:
+                return {}
+            return {k: v for k, v in (("etag", state.etag), ("last_modified", state.last_modified)) if v}
 
     def known_links(self, source: str, limit: int = 5000) -> set[str]:
         """URLs and GUIDs of a source's recent articles, so spiders skip what is stored."""

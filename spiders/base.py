@@ -39,7 +39,7 @@ class MonitorSpider(scrapy.Spider):
 
     def fail(self, reason: str) -> None:
         self.failures.append(reason)
-        self.logger.warning("%s: %s", self.source, reason)
+        self.logger.debug("%s: %s", self.source, reason)  # the daemon logs the outcome once
 
     def source_failed(self, failure: Failure) -> None:
         """The feed or listing page itself could not be fetched."""

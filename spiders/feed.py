@@ -16,17 +16,25 @@ from spiders.base import MonitorSpider
 class FeedSpider(MonitorSpider):
     name = "feed"
 
-    def __init__(self, *args: Any, fulltext: bool | str = True, **kwargs: Any):
+    def __init__(self, *args: Any, fulltext: bool | str = True, validators: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fulltext = fulltext not in (False, "false", "0", "no")
+        self.validators = dict(validators or {})  # in: from the last fetch; out: from this one
+        self.not_modified = False
 
     async def start(self) -> AsyncIterator[Any]:
+        headers = {}
+        if self.validators.get("etag"):
+            headers["If-None-Match"] = self.validators["etag"]
+        if self.validators.get("last_modified"):
+            headers["If-Modified-Since"] = self.validators["last_modified"]
         yield scrapy.Request(
             self.url,
             callback=self.parse,
             errback=self.source_failed,
             dont_filter=True,
-            meta={"dont_obey_robotstxt": True, "dont_retry": True},
+            headers=headers,
+            meta={"dont_obey_robotstxt": True, "dont_retry": True, "handle_httpstatus_list": [304]},
         )
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
@@ -36,6 +44,14 @@ class FeedSpider(MonitorSpider):
         @returns requests 1 1
         @returns items 0 0
         """
+        if response.status == 304:
+            self.not_modified = True
+            return
+        self.validators = {
+            key: response.headers.get(header, b"").decode("latin-1")
+            for key, header in (("etag", "ETag"), ("last_modified", "Last-Modified"))
+            if response.headers.get(header)
+        }
         result = parse_feed(response.body, response.url, self.source, self.language, response.headers.get("Content-Type", b"").decode("latin-1"))
         if result.error:
             self.fail(result.error)

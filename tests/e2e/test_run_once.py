@@ -97,6 +97,10 @@ def test_run_once_collects_matches_and_alerts_once(tmp_path, outlets, smtp, webh
     assert by_name["ro-stiri"]["outcome"] == "ok" and by_name["ro-stiri"]["items"] == 4
     assert by_name["gol"]["outcome"] == "ok" and by_name["gol"]["items"] == 0
     assert by_name["moved"]["outcome"] == "ok"  # the redirect was followed
+    # the second poll was a conditional GET: the fixture server answered 304 and nothing was re-parsed
+    assert by_name["ro-stiri"]["not_modified"] is True
+    feed_requests = [h for m, path, h in outlets.requests if path == "/ro-stiri/rss.xml"]
+    assert feed_requests and "If-None-Match" in feed_requests[-1]
 
 
 def test_alerts_survive_an_outage_and_are_sent_once_later(tmp_path, outlets, webhook):
