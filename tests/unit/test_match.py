@@ -1,0 +1,254 @@
+"""monitor.match: the query language and matching articles against many watches."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.match import And, Not, Or, Phrase, QueryError, Watchlist, compile_watch, parse_query, snippet
+from monitor.text import words
+from monitor.types import Hit, Match
+
+CASES = yaml.safe_load((Path(__file__).parent / "cases" / "match.yaml").read_text(encoding="utf-8"))
+
+
+def test_case_file_is_big_enough_and_well_formed():
+    assert len(CASES) >= 60
+    ids = [c["id"] for c in CASES]
+    assert len(ids) == len(set(ids)), "duplicate case ids"
+    assert sum(c["id"].startswith("ro-") for c in CASES) >= 30
+    for c in CASES:
+        assert set(c) == {"id", "watch", "title", "text", "match"}, c["id"]
+        assert isinstance(c["match"], bool), c["id"]
+        assert len(c["watch"]) == 1 and set(c["watch"]) <= {"terms", "query"}, c["id"]
+    # both outcomes are exercised
+    assert 0.3 < sum(c["match"] for c in CASES) / len(CASES) < 0.7
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_match_case(case):
+    watch = compile_watch("w", **case["watch"])
+    matches = Watchlist([watch]).match(case["title"], case["text"])
+    assert [m.watch for m in matches] == (["w"] if case["match"] else [])
+    if case["match"]:
+        # a match always carries evidence
+        assert matches[0].hits
+        assert all("[[" in h.snippet and "]]" in h.snippet for h in matches[0].hits)
+
+
+# ---- parsing --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query,tree",
+    [
+        ("a", Phrase("a", ("a",))),
+        ('"Brașov Nord"', Phrase("Brașov Nord", ("brasov", "nord"))),
+        ("a OR b AND c", Or((Phrase("a", ("a",)), And((Phrase("b", ("b",)), Phrase("c", ("c",))))))),
+        ("a b", And((Phrase("a", ("a",)), Phrase("b", ("b",))))),
+        ("a AND b", And((Phrase("a", ("a",)), Phrase("b", ("b",))))),
+        ("(a OR b) c", And((Or((Phrase("a", ("a",)), Phrase("b", ("b",)))), Phrase("c", ("c",))))),
+        ("a NOT b", And((Phrase("a", ("a",)), Not(Phrase("b", ("b",)))))),
+        ("Şcoală", Phrase("Şcoală", ("scoala",))),
+    ],
+)
+def test_parse_tree(query, tree):
+    assert parse_query(query) == tree
+
+
+# (query, expected column, substring of the message)
+PARSE_ERRORS = [
+    ("(a", 1, "expected ')'"),
+    ("(a OR (b AND c)", 1, "expected ')'"),
+    ("a AND", 6, "query ended"),
+    ("a OR", 5, "query ended"),
+    ("a NOT", 6, "query ended"),
+    ('"x', 1, "unclosed quote"),
+    ('a AND "mandat de', 7, "unclosed quote"),
+    ("NOT a", 1, "only excludes"),
+    ("NOT (a OR b)", 1, "only excludes"),
+    ("a )", 3, "unexpected ')'"),
+    ("a b)", 4, "unexpected ')'"),
+    ("", 1, "empty"),
+    ("   ", 1, "empty"),
+    ("OR", 1, "found 'OR'"),
+    ("AND b", 1, "found 'AND'"),
+    ("a OR OR b", 6, "found 'OR'"),
+    ("()", 2, "found ')'"),
+    ('""', 1, "no letters or digits"),
+    ("a AND ---", 7, "no letters or digits"),
+]
+
+
+@pytest.mark.parametrize("query,column,fragment", PARSE_ERRORS, ids=[repr(q) for q, _, _ in PARSE_ERRORS])
+def test_parse_errors(query, column, fragment):
+    with pytest.raises(QueryError) as info:
+        parse_query(query)
+    err = info.value
+    assert err.column == column
+    assert fragment in str(err)
+    assert str(err).startswith(f"column {column}: ")
+    assert isinstance(err, ValueError)
+
+
+def test_compile_watch_errors():
+    with pytest.raises(QueryError):
+        compile_watch("w", terms=[])
+    with pytest.raises(QueryError) as info:
+        compile_watch("w", terms=["ok", "..."])
+    assert info.value.column == 2  # the second term
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.sampled_from(list('ab ()"\t\n-ș') + ["AND", "OR", "NOT", " AND ", " OR ", " NOT "]), max_size=20).map("".join))
+def test_parse_query_only_raises_query_error_on_operator_soup(query):
+    try:
+        node = parse_query(query)
+    except QueryError as exc:
+        assert exc.column >= 1
+        return
+    assert isinstance(node, (Phrase, And, Or, Not))
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(max_size=60))
+def test_parse_query_only_raises_query_error_on_any_text(query):
+    try:
+        node = parse_query(query)
+    except QueryError as exc:
+        assert 1 <= exc.column <= len(query) + 1
+        return
+    assert isinstance(node, (Phrase, And, Or, Not))
+    # whatever parsed can be compiled and matched without errors
+    Watchlist([compile_watch("w", query=query)]).match(query, query)
+
+
+# ---- hits and snippets ----------------------------------------------------------------------
+
+
+def test_hits_carry_field_and_marked_snippet():
+    wl = Watchlist([compile_watch("icc", query='(ICC OR "Curtea Penală Internațională") AND "mandat de arestare" NOT cricket')])
+    title = "Curtea Penala Internationala, decizie"
+    text = "Judecătorii au emis ieri un mandat\nde arestare pe numele fostului ministru."
+    matches = wl.match(title, text)
+    assert len(matches) == 1 and isinstance(matches[0], Match)
+    hits = {h.term: h for h in matches[0].hits}
+    assert set(hits) == {"Curtea Penală Internațională", "mandat de arestare"}  # not ICC: absent
+    assert all(isinstance(h, Hit) for h in hits.values())
+    court = hits["Curtea Penală Internațională"]
+    assert court.field == "title"
+    assert "[[Curtea Penala Internationala]]" in court.snippet  # the article's spelling, not the watch's
+    warrant = hits["mandat de arestare"]
+    assert warrant.field == "text"
+    assert "[[mandat de arestare]]" in warrant.snippet  # the line break collapsed to a space
+    assert "Judecătorii au emis ieri un [[mandat de arestare]] pe numele" in warrant.snippet
+
+
+def test_title_hit_preferred_over_text_hit():
+    wl = Watchlist([compile_watch("w", terms=["CSTO"])])
+    [m] = wl.match("CSTO summit", "The CSTO met.")
+    assert [(h.term, h.field) for h in m.hits] == [("CSTO", "title")]
+
+
+def test_negated_phrases_are_not_reported_as_hits():
+    wl = Watchlist([compile_watch("w", query="storm NOT cricket")])
+    [m] = wl.match("Storm warning", "")
+    assert [h.term for h in m.hits] == ["storm"]
+
+
+def test_snippet_is_trimmed_with_ellipses():
+    words = [f"w{i}" for i in range(200)]
+    text = " ".join(words[:100] + ["Bișkek"] + words[100:])
+    start = text.index("Bișkek")
+    s = snippet(text, start, start + len("Bișkek"), width=30)
+    assert s.startswith("…") and s.endswith("…")
+    assert "[[Bișkek]]" in s
+    assert len(s) < 80
+    # no word is cut in half at either end
+    for piece in s.strip("…").split():
+        assert piece.strip("[]") in words + ["Bișkek"]
+
+
+def test_snippet_whole_text_without_ellipses():
+    assert snippet("La Brașov ninge.", 3, 9) == "La [[Brașov]] ninge."
+
+
+# ---- many watches ---------------------------------------------------------------------------
+
+
+def test_two_thousand_watches_match_exactly_the_right_ones():
+    rng = random.Random(20240501)
+    vocabulary = [f"cuvânt{i}" for i in range(3000)]
+    watches = []
+    expected_for: dict[str, set[str]] = {}
+    for i in range(2000):
+        a, b, c = rng.sample(vocabulary, 3)
+        kind = i % 4
+        if kind == 0:
+            watches.append(compile_watch(f"w{i}", terms=[a]))
+        elif kind == 1:
+            watches.append(compile_watch(f"w{i}", terms=[f"{a} {b}"]))
+        elif kind == 2:
+            watches.append(compile_watch(f"w{i}", query=f"{a} AND ({b} OR {c})"))
+        else:
+            watches.append(compile_watch(f"w{i}", query=f"{a} NOT {b}"))
+    wl = Watchlist(watches)
+
+    def expected(title: str, text: str) -> set[str]:
+        # a naive reference: evaluate every watch's tree on the article's word sequences
+        seqs = [words(title), words(text)]
+
+        def has(phrase: Phrase) -> bool:
+            n = len(phrase.words)
+            return any(tuple(seq[i : i + n]) == phrase.words for seq in seqs for i in range(len(seq) - n + 1))
+
+        def ev(node) -> bool:
+            if isinstance(node, Phrase):
+                return has(node)
+            if isinstance(node, Not):
+                return not ev(node.part)
+            if isinstance(node, And):
+                return all(ev(p) for p in node.parts)
+            return any(ev(p) for p in node.parts)
+
+        return {w.name for w in watches if ev(w.tree)}
+
+    total = 0
+    for _ in range(30):
+        chosen = rng.sample(vocabulary, 40)
+        # strip diacritics in half the words: matching must not care
+        text = " ".join(w.replace("â", "a") if rng.random() < 0.5 else w for w in chosen)
+        got = {m.watch for m in wl.match("", text)}
+        assert got == expected("", text)
+        total += len(got)
+    assert total > 30  # the random articles did hit watches
+
+    # a hand-built article with known answers
+    w0 = watches[0].tree.words[0]  # a single-word term watch
+    w1_words = watches[1].tree.words  # a two-word phrase watch
+    w3 = watches[3].tree  # a NOT b
+    a3, b3 = w3.parts[0].words[0], w3.parts[1].part.words[0]
+    text = f"{w0}. Apoi {w1_words[1]} {w1_words[0]}. Și {a3} dar și {b3}."
+    got = {m.watch for m in wl.match("", text)}
+    assert "w0" in got
+    assert "w1" not in got  # phrase words in the wrong order
+    assert "w3" not in got  # excluded by NOT
+    assert got == expected("", text)
+    text2 = f"{' '.join(w1_words)} și {a3}"
+    got2 = {m.watch for m in wl.match(text2, "")}
+    assert {"w1", "w3"} <= got2 and "w0" not in got2
+    assert got2 == expected(text2, "")
+
+
+def test_many_watches_share_phrases():
+    watches = [compile_watch(f"w{i}", terms=["CSTO"]) for i in range(500)]
+    watches.append(compile_watch("other", terms=["OTSC"]))
+    wl = Watchlist(watches)
+    matches = wl.match("CSTO", "")
+    assert [m.watch for m in matches] == [f"w{i}" for i in range(500)]
+    assert wl.match("nimic", "") == []
