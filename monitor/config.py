@@ -317,6 +317,9 @@ def load(path: str | os.PathLike[str], environ: dict[str, str] | None = None) ->
             continue
         inc_path = (main.parent / inc) if not os.path.isabs(inc) else Path(inc)
         shift = {k: len(v) for k, v in data.items() if isinstance(v, list)}
+        if not inc_path.is_file():
+            problems.append(Problem(*lines.find(("include",)), f"include: {inc} not found (looked for {inc_path})"))
+            continue
         try:
             extra = _load_yaml(inc_path, lines, (), shift)
         except ConfigError as exc:

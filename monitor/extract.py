@@ -88,8 +88,8 @@ def parse_feed(body: bytes, url: str, source: str, language: str, content_type: 
         guid = entry.get("id") or entry.get("guid") or ""
         if not link and guid.startswith(("http://", "https://")):
             link = guid
-        if not link:
-            log.debug("%s: entry without a link skipped: %r", source, entry.get("title"))
+        if not link.lower().startswith(("http://", "https://")):
+            log.debug("%s: entry without a web link skipped: %r", source, entry.get("title"))
             continue
         content = " ".join(c.get("value", "") for c in entry.get("content", []) or [])
         summary = entry.get("summary", "") or ""

@@ -211,6 +211,8 @@ class Watchlist:
                 self._by_words.setdefault(phrase.words, []).append(phrase)
                 self._watches_of.setdefault(phrase.words, set()).add(i)
         self._longest = max((len(w) for w in self._by_words), default=0)
+        # watches that hold with none of their phrases present (`a OR NOT b`) are checked on every article
+        self._always = {i for i, watch in enumerate(watches) if _evaluate(watch.tree, set())}
 
     def _scan(self, text: str, tokens: list[Token], field: str, found: dict[tuple[str, ...], Hit]) -> None:
         folded = [t.folded for t in tokens]
@@ -226,7 +228,7 @@ class Watchlist:
         found: dict[tuple[str, ...], Hit] = {}
         self._scan(title, tokenize(title), "title", found)
         self._scan(text, tokenize(text), "text", found)
-        candidates: set[int] = set()
+        candidates: set[int] = set(self._always)
         for key in found:
             candidates |= self._watches_of[key]
         present = set(found)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from monitor.text import nfc, words
 from monitor.types import Article, RawDocument
@@ -16,17 +16,28 @@ def canonical_url(url: str, base: str = "") -> str:
     """Absolute, lower-case host, no fragment, no tracking parameters (utm_*, fbclid, ...)."""
     url = urljoin(base, url.strip()) if base else url.strip()
     parts = urlsplit(url)
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING
-    ]
-    netloc = parts.netloc.lower()
+    # filter the raw pairs rather than re-encode them: the remaining query stays byte-for-byte as published
+    query = "&".join(
+        pair
+        for pair in parts.query.split("&")
+        if pair and not _is_tracking(pair.split("=", 1)[0])
+    )
+    netloc = parts.netloc
+    if "@" not in netloc:
+        netloc = netloc.lower()
+    else:
+        userinfo, host = netloc.rsplit("@", 1)
+        netloc = f"{userinfo}@{host.lower()}"
     if parts.scheme == "http" and netloc.endswith(":80"):
         netloc = netloc[:-3]
     if parts.scheme == "https" and netloc.endswith(":443"):
         netloc = netloc[:-4]
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
+
+
+def _is_tracking(key: str) -> bool:
+    key = unquote_plus(key).lower()
+    return key.startswith("utm_") or key in _TRACKING
 
 
 def fingerprint(title: str, text: str) -> str:

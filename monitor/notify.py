@@ -61,10 +61,9 @@ def render(alert: Alert) -> Message:
         "<ul>",
     ]
     for a in alert.articles:
-        parts.append(
-            f'<li><b>{esc(a.source)}</b> ({esc(a.language)}, {esc(_when(a.published))}): '
-            f'<a href="{esc(a.url)}">{esc(a.title)}</a><br>{esc(a.url)}</li>'
-        )
+        # only web links become clickable; anything else a feed put there is shown as text
+        link = f'<a href="{esc(a.url)}">{esc(a.title)}</a>' if a.url.lower().startswith(("http://", "https://")) else esc(a.title)
+        parts.append(f"<li><b>{esc(a.source)}</b> ({esc(a.language)}, {esc(_when(a.published))}): {link}<br>{esc(a.url)}</li>")
     parts.append("</ul>")
     if alert.hits:
         parts.append("<p>Matched:</p><ul>")

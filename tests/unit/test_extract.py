@@ -310,3 +310,11 @@ def test_extract_page_title_falls_back_to_html_title():
 def test_extract_page_never_raises_on_junk(body):
     page = extract_page(body, "https://x.ro/a")
     assert page.text == "" and page.canonical_url == ""
+
+
+def test_entries_with_non_web_links_are_skipped():
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>bad</title><link>javascript:alert(1)</link></item>
+<item><title>good</title><link>https://x.ro/a</link></item></channel></rss>"""
+    result = parse_feed(body, "https://x.ro/rss", "s", "ro")
+    assert [d.url for d in result.documents] == ["https://x.ro/a"]

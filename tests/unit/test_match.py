@@ -252,3 +252,9 @@ def test_many_watches_share_phrases():
     matches = wl.match("CSTO", "")
     assert [m.watch for m in matches] == [f"w{i}" for i in range(500)]
     assert wl.match("nimic", "") == []
+
+
+def test_a_watch_true_without_any_phrase_is_still_evaluated():
+    wl = Watchlist([compile_watch("w", query="Bișkek OR NOT cricket")])
+    assert [m.watch for m in wl.match("Vremea", "Ninge la Brașov.")] == ["w"]
+    assert wl.match("Cricket", "The cricket season opens.") == []

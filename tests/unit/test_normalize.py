@@ -183,3 +183,15 @@ def test_utc():
     assert utc(datetime(2024, 1, 1)).tzinfo == timezone.utc
     eet = timezone(timedelta(hours=2))
     assert utc(datetime(2024, 1, 1, 2, tzinfo=eet)) == datetime(2024, 1, 1, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("https://x.ro/a?q=a%20b&utm_source=x&flag", "https://x.ro/a?q=a%20b&flag"),
+        ("https://x.ro/a?UTM_Medium=rss&id=7", "https://x.ro/a?id=7"),
+        ("https://User:Pw@X.RO/a", "https://User:Pw@x.ro/a"),
+    ],
+)
+def test_canonical_url_keeps_the_rest_of_the_query_as_published(url, expected):
+    assert canonical_url(url) == expected

@@ -175,3 +175,12 @@ def test_watch_name_escaped_in_html():
     assert "[a<b>&c]" in m.title
     assert "a&lt;b&gt;&amp;c" in m.html and "a<b>&c" not in m.html
     assert "1 outlet(s) (digi24) in ro" in m.text
+
+
+def test_only_web_links_are_clickable():
+    from monitor.types import StoryArticle
+
+    hostile = StoryArticle("javascript:alert(1)", "rau", "ro", "CSTO azi", None)
+    page = parse_html(render(alert(articles=(hostile,))).html)
+    assert page.hrefs == []
+    assert "javascript:alert(1)" in "".join(page.text)  # still shown, as text
