@@ -55,7 +55,7 @@ class Monitor:
         self.apply(settings)
         self._crawler: Crawler | None = None
         self._lock: asyncio.Lock | None = None
-        self.in_flight: set[asyncio.Task] = set()
+        self.in_flight: dict[str, asyncio.Task] = {}  # source name -> its running crawl (daemon)
 
     def apply(self, settings: Settings) -> None:
         """Take a (re)loaded config; the database URL is fixed for the process's life."""
@@ -114,40 +114,52 @@ class Monitor:
         source = self.source(name)
         if source is None:
             return None
-        task = asyncio.current_task()
-        if task is not None:
-            self.in_flight.add(task)
-        try:
-            timeout = self.settings.config.timeout(source)
-            known = await asyncio.to_thread(self.store.known_links, name)
-            validators = await asyncio.to_thread(self.store.validators, name) if isinstance(source, RssSource) else None
-            result = await self.crawler.crawl(source, timeout, known, validators)
-            async with self.lock:
-                try:
-                    report = await asyncio.to_thread(self.ingest, result.documents)
-                except Exception as exc:
-                    log.exception("%s: storing %d articles failed", name, len(result.documents))
-                    result.error = result.error or f"storing articles failed: {exc}"
-                    report = IngestReport(received=len(result.documents))
-                await asyncio.to_thread(
-                    self.store.record_fetch, name, self.clock(), result.error, result.items_seen, report.new,
-                    result.validators, result.not_modified,
+        timeout = self.settings.config.timeout(source)
+        known = await asyncio.to_thread(self.store.known_links, name)
+        validators = await asyncio.to_thread(self.store.validators, name) if isinstance(source, RssSource) else None
+        result = await self.crawler.crawl(source, timeout, known, validators)
+        async with self.lock:
+            try:
+                report = await asyncio.to_thread(self.ingest, result.documents)
+            except Exception as exc:
+                log.exception("%s: storing %d articles failed", name, len(result.documents))
+                result.error = result.error or f"storing articles failed: {exc}"
+                report = IngestReport(received=len(result.documents))
+            await asyncio.to_thread(
+                self.store.record_fetch, name, self.clock(), result.error, result.items_seen, report.new,
+                result.validators, result.not_modified,
+            )
+            if result.error:
+                log.warning("source %s failed: %s", name, result.error)
+            elif result.not_modified:
+                log.info("source %s: not modified since the last fetch", name)
+            else:
+                log.info(
+                    "source %s: %d items, %d new articles, %d new stories, %d alerts queued",
+                    name, result.items_seen, report.new, report.new_stories, report.queued,
                 )
-                if result.error:
-                    log.warning("source %s failed: %s", name, result.error)
-                elif result.not_modified:
-                    log.info("source %s: not modified since the last fetch", name)
-                else:
-                    log.info(
-                        "source %s: %d items, %d new articles, %d new stories, %d alerts queued",
-                        name, result.items_seen, report.new, report.new_stories, report.queued,
-                    )
-                if deliver:
-                    await asyncio.to_thread(self.deliver)
-            return result
-        finally:
-            if task is not None:
-                self.in_flight.discard(task)
+            if deliver:
+                await asyncio.to_thread(self.deliver)
+        return result
+
+    async def tick(self, name: str) -> None:
+        """A scheduler job: start the source's crawl as our own task, unless it is still running.
+
+        The crawl is not the job itself because APScheduler cancels running jobs on
+        shutdown, and a stop must let crawls in flight finish.
+        """
+        if name in self.in_flight:
+            log.info("source %s: previous crawl still running; skipping this turn", name)
+            return
+        task = asyncio.get_running_loop().create_task(self._guarded(name))
+        self.in_flight[name] = task
+        task.add_done_callback(lambda _t: self.in_flight.pop(name, None))
+
+    async def _guarded(self, name: str) -> None:
+        try:
+            await self.run_source(name)
+        except Exception:  # one source's unexpected failure must not stop the daemon
+            log.exception("source %s: crawl failed unexpectedly", name)
 
     async def run_once(self) -> list[CrawlResult]:
         """Every source once, concurrently; then every due alert."""
@@ -192,7 +204,7 @@ class Monitor:
             scheduler.shutdown(wait=False)
             if self.in_flight:
                 log.info("stopping: finishing %d crawl(s) in flight", len(self.in_flight))
-                await asyncio.wait(list(self.in_flight))
+                await asyncio.wait(list(self.in_flight.values()))
             log.info("daemon stopped")
 
     reload_requested = False
@@ -212,7 +224,7 @@ class Monitor:
             job = scheduler.get_job(name)
             if job is None:
                 scheduler.add_job(
-                    self.run_source, "interval", seconds=interval, args=[name], id=name,
+                    self.tick, "interval", seconds=interval, args=[name], id=name,
                     next_run_time=self.clock(), coalesce=True, max_instances=1, misfire_grace_time=None,
                 )
             elif job.trigger.interval != timedelta(seconds=interval):

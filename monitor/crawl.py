@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from monitor.config import HtmlSource, RssSource
 from monitor.types import RawDocument
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings as ScrapySettings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class CrawlResult:
     validators: dict[str, str] | None = None  # ETag/Last-Modified to send next time (feeds)
 
 
-def scrapy_settings() -> "scrapy.settings.Settings":  # type: ignore[name-defined]  # noqa: F821
+def scrapy_settings() -> ScrapySettings:
     from scrapy.settings import Settings
 
     from spiders import settings as module
@@ -51,9 +54,13 @@ def scrapy_settings() -> "scrapy.settings.Settings":  # type: ignore[name-define
 
 
 class Crawler:
-    """Runs spiders on the running loop; one instance per daemon."""
+    """Runs spiders on the running loop; one instance per daemon.
 
-    def __init__(self, settings: "scrapy.settings.Settings | None" = None):  # type: ignore[name-defined]  # noqa: F821
+    Scrapy is imported lazily so that `check-config`, `status` and friends start fast
+    and nothing touches twisted.internet.reactor before install_reactor().
+    """
+
+    def __init__(self, settings: ScrapySettings | None = None):
         from scrapy.crawler import AsyncCrawlerRunner
 
         self.settings = settings or scrapy_settings()

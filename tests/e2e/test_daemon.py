@@ -59,3 +59,25 @@ def test_daemon_recrawls_reloads_config_and_stops_on_sigterm(tmp_path, outlets, 
     titles = [m["title"] for m in webhook.received]
     assert len(titles) == len(set(titles))
     assert set(first_alerts) <= set(titles)
+
+
+def test_sigterm_lets_the_crawl_in_flight_finish(tmp_path, outlets):
+    config = write_config(tmp_path / "monitor.yaml", outlets, {}, sources=["slow"], interval="1h", timeout="3s")
+    outlets.reset_hits()
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        wait_until(lambda: outlets.hits_snapshot()["/slow/rss.xml"] >= 1, what="the slow feed to be requested")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "finishing 1 crawl(s) in flight" in output
+    # the crawl ran to its timeout and its outcome was recorded before the exit
+    assert output.index("source slow failed: no answer") < output.index("daemon stopped")
+    assert "Traceback" not in output and "CancelledError" not in output
