@@ -16,8 +16,9 @@ from typing import Callable
 
 from monitor import config as config_mod
 from monitor.config import ConfigError, HtmlSource, RssSource, Settings
+from monitor.config import Watch as WatchConfig
 from monitor.crawl import Crawler, CrawlResult
-from monitor.match import Watchlist, compile_watch
+from monitor.match import CompiledWatch, Watchlist, compile_watch
 from monitor.normalize import to_article
 from monitor.notify import Sender, flush, send_apprise
 from monitor.store import Store
@@ -43,7 +44,11 @@ class IngestReport:
 
 
 def build_watchlist(settings: Settings) -> Watchlist:
-    return Watchlist([compile_watch(w.name, terms=w.terms, query=w.query) for w in settings.config.watches])
+    return Watchlist([compile_config_watch(w) for w in settings.config.watches])
+
+
+def compile_config_watch(w: WatchConfig) -> CompiledWatch:
+    return compile_watch(w.name, terms=w.terms, query=w.query, exclude=w.exclude, languages=w.languages, sources=w.sources)
 
 
 class Monitor:
@@ -88,9 +93,11 @@ class Monitor:
                 self.store.attach(s, item.id, story_id, now)
                 self.index.add(story_id, a.text or a.title, now)
                 self.index.loaded_upto = max(self.index.loaded_upto, item.id)
-                for m in self.watchlist.match(a.title, a.text):
+                for m in self.watchlist.match(a.title, a.text, a.language, a.source):
                     report.matches += 1
-                    report.queued += self.store.record_match(s, m.watch, item.id, story_id, m.hits, self.targets_of.get(m.watch, []), now)
+                    report.queued += self.store.record_match(
+                        s, m.watch, item.id, story_id, m.hits, self.targets_of.get(m.watch, []), now, m.clause
+                    )
             s.commit()
         return report
 

@@ -34,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     stories.add_argument("--since", default="24h", help="how far back (e.g. 6h, 7d; default 24h)")
     status = sub.add_parser("status", parents=[common], help="show each source's last fetch")
     status.add_argument("--json", action="store_true")
+    test = sub.add_parser("test-watch", parents=[common], help="replay stored articles through one watch")
+    test.add_argument("name", nargs="?", help="a watch of the config (or a label for --query)")
+    test.add_argument("--query", help="try an unsaved query instead of a configured watch")
+    test.add_argument("--since", default="7d", help="how far back (default 7d)")
+    test.add_argument("--json", action="store_true")
+    explain = sub.add_parser("explain", parents=[common], help="which watches match a stored article, and why")
+    explain.add_argument("url")
+    explain.add_argument("--json", action="store_true")
     return p
 
 
@@ -68,6 +76,14 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `monitor stories | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     path = getattr(args, "config", None) or os.environ.get("MONITOR_CONFIG") or config_mod.DEFAULT_PATH
     verbose = getattr(args, "verbose", False)
@@ -99,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         return _stories(settings, since, args.json)
     if args.command == "status":
         return _status(settings, args.json)
+    if args.command == "test-watch":
+        try:
+            since = parse_duration(args.since)
+        except ValueError as exc:
+            print(f"monitor test-watch: --since: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return _test_watch(settings, args.name, args.query, since, args.json)
+    if args.command == "explain":
+        return _explain(settings, args.url, args.json)
     return 1
 
 
@@ -191,4 +216,85 @@ def _status(settings: Settings, as_json: bool) -> int:
     for r in rows:
         when = r["last_fetch"][:16].replace("T", " ") if r["last_fetch"] else "-"
         print(f"{r['name']:20} {when:17} {r['outcome']:8} {r['items']:>5} {r['new_items']:>4} {r['consecutive_failures']:>5}  {r['error'] or ''}")
+    return 0
+
+
+def _test_watch(settings: Settings, name: str | None, query: str | None, since_seconds: float, as_json: bool) -> int:
+    from datetime import timedelta
+
+    from monitor.app import compile_config_watch, utcnow
+    from monitor.match import QueryError, compile_watch
+    from monitor.replay import replay
+
+    if query is not None:
+        try:
+            watch = compile_watch(name or "query", query=query)
+        except QueryError as exc:
+            print(f"monitor test-watch: --query: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        shown = query
+    else:
+        configured = {w.name: w for w in settings.config.watches}
+        if name not in configured:
+            known = ", ".join(configured) or "none"
+            print(f"monitor test-watch: no watch named {name!r} in {settings.path} (known: {known}); or give --query", file=sys.stderr)
+            return EXIT_CONFIG
+        watch = compile_config_watch(configured[name])
+        w = configured[name]
+        shown = w.query if w.query is not None else " OR ".join(f'"{t}"' for t in w.terms or [])
+    store = _open_store(settings)
+    if store is None:
+        return 1
+    since = utcnow() - timedelta(seconds=since_seconds)
+    titles = {s.id: s.title for s in store.stories(since=since)}
+    result = replay(watch, store.articles_since(since), titles)
+    if as_json:
+        print(json.dumps({**result.as_json(since), "query": shown}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"watch {watch.name}: {shown}")
+    print(f"{result.scanned} article(s) since {since:%Y-%m-%d %H:%M} UTC; {result.matched} matched, in {len(result.stories)} story(ies)")
+    if result.per_day:
+        print("\nmatches per day:")
+        for day, n in sorted(result.per_day.items()):
+            print(f"  {day}  {n:4d}  {'#' * min(n, 60)}")
+    if result.stories:
+        print("\nstories it would alert on:")
+    for story in result.stories.values():
+        print(f"  #{story.id} {story.title}")
+        for a in story.articles:
+            print(f"    - {a.source} ({a.language}): {a.title}")
+            print(f"      {a.url}")
+            print(f"      why: {a.clause}")
+            for h in a.hits:
+                print(f"      {h.term} ({h.field}): {h.snippet.replace('[[', '«').replace(']]', '»')}")
+    return 0
+
+
+def _explain(settings: Settings, url: str, as_json: bool) -> int:
+    from monitor.app import build_watchlist
+    from monitor.normalize import canonical_url
+    from monitor.replay import explain_article
+
+    store = _open_store(settings)
+    if store is None:
+        return 1
+    row = store.article_by_url(url, canonical_url(url))
+    if row is None:
+        print(f"monitor explain: no stored article has the URL {url}", file=sys.stderr)
+        return 1
+    verdicts = explain_article(build_watchlist(settings), row)
+    if as_json:
+        out = {
+            "url": row.canonical_url,
+            "source": row.source,
+            "language": row.language,
+            "title": row.title,
+            "watches": [{"watch": v.watch, "matched": v.matched, "reason": v.reason} for v in verdicts],
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{row.title}\n{row.canonical_url}  ({row.source}, {row.language})\n")
+    for v in verdicts:
+        mark = "MATCH   " if v.matched else "no match"
+        print(f"  {mark} {v.watch}: {v.reason}")
     return 0

@@ -93,6 +93,9 @@ class Watch(_Closed):
     name: Annotated[str, Field(min_length=1)]
     terms: list[Annotated[str, Field(min_length=1)]] | None = None
     query: str | None = None
+    exclude: list[Annotated[str, Field(min_length=1)]] = []  # the watch stays silent if any of these occurs
+    languages: list[Language] | None = None  # only articles in these languages
+    sources: list[str] | None = None  # only articles from these sources
     notify: list[str] = []
 
     @model_validator(mode="after")
@@ -364,17 +367,20 @@ def _query_problems(data: dict[str, Any], lines: _Lines) -> list[Problem]:
     for i, watch in enumerate(watches if isinstance(watches, list) else []):
         if not isinstance(watch, dict):
             continue
-        query, terms = watch.get("query"), watch.get("terms")
-        if not isinstance(query, str) and not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
-            continue  # shape errors are reported by the models
-        try:
-            if isinstance(query, str):
-                compile_watch(str(watch.get("name")), query=query)
-            else:
-                compile_watch(str(watch.get("name")), terms=terms)
-        except QueryError as exc:
-            key = "query" if isinstance(query, str) else "terms"
-            problems.append(Problem(*lines.find(("watches", i, key)), f"watch '{watch.get('name')}': {exc}"))
+        query, terms, exclude = watch.get("query"), watch.get("terms"), watch.get("exclude")
+        name = watch.get("name")
+        checks: list[tuple[str, dict[str, Any]]] = []
+        if isinstance(query, str):
+            checks.append(("query", {"query": query}))
+        elif isinstance(terms, list) and all(isinstance(t, str) for t in terms):
+            checks.append(("terms", {"terms": terms}))
+        if isinstance(exclude, list) and exclude and all(isinstance(t, str) for t in exclude):
+            checks.append(("exclude", {"terms": exclude}))
+        for key, kwargs in checks:  # shape errors are reported by the models
+            try:
+                compile_watch(str(name), **kwargs)
+            except QueryError as exc:
+                problems.append(Problem(*lines.find(("watches", i, key)), f"watch '{name}': {key}: {exc}"))
     return problems
 
 
@@ -421,6 +427,10 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
             if target not in config.notify:
                 known = ", ".join(sorted(config.notify)) or "none defined"
                 problems.append(Problem(*at("watches", i, "notify", j), f"watch '{watch.name}': unknown notify target '{target}' (known: {known})"))
+        known_sources = {s.name for s in config.sources}
+        for j, source in enumerate(watch.sources or []):
+            if source not in known_sources:
+                problems.append(Problem(*at("watches", i, "sources", j), f"watch '{watch.name}': unknown source '{source}'"))
         if not watch.notify:
             warnings.append(Problem(*at("watches", i), f"watch '{watch.name}' has no notify targets; matches are recorded but not sent", warning=True))
 

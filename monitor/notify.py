@@ -45,6 +45,8 @@ def render(alert: Alert) -> Message:
     ]
     for a in alert.articles:
         lines += [f"* {a.source} ({a.language}, {_when(a.published)}): {a.title}", f"  {a.url}"]
+    if alert.clauses:
+        lines += ["", "Why: " + "; ".join(alert.clauses)]
     if alert.hits:
         lines += ["", "Matched:"]
         for h in alert.hits:
@@ -65,6 +67,8 @@ def render(alert: Alert) -> Message:
         link = f'<a href="{esc(a.url)}">{esc(a.title)}</a>' if a.url.lower().startswith(("http://", "https://")) else esc(a.title)
         parts.append(f"<li><b>{esc(a.source)}</b> ({esc(a.language)}, {esc(_when(a.published))}): {link}<br>{esc(a.url)}</li>")
     parts.append("</ul>")
+    if alert.clauses:
+        parts.append(f"<p>Why: <code>{esc('; '.join(alert.clauses))}</code></p>")
     if alert.hits:
         parts.append("<p>Matched:</p><ul>")
         for h in alert.hits:
@@ -83,8 +87,10 @@ def send_apprise(urls: list[str], message: Message) -> str | None:
         if plugin is None:
             errors.append(f"not a URL Apprise understands: {url.split(':', 1)[0]}://...")
             continue
+        # the service's own preferred format: e-mail and Telegram take HTML, webhooks and chats plain text
+        # (a `?format=` on the URL overrides this inside Apprise)
         formats = plugin.notify_format if isinstance(plugin.notify_format, (list, tuple)) else (plugin.notify_format,)
-        wants_html = apprise.NotifyFormat.HTML in formats
+        wants_html = formats[0] == apprise.NotifyFormat.HTML
         body, fmt = (message.html, apprise.NotifyFormat.HTML) if wants_html else (message.text, apprise.NotifyFormat.TEXT)
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             ok = plugin.notify(body=body, title=message.title, body_format=fmt)
@@ -116,7 +122,8 @@ def flush(
         story = store.story(d.story_id)
         if story is None:
             continue
-        alert = Alert(d.id, d.watch, d.target, d.story_id, story.title, story.articles, tuple(store.hits_for(d.watch, d.story_id)))
+        hits, clauses = store.hits_for(d.watch, d.story_id)
+        alert = Alert(d.id, d.watch, d.target, d.story_id, story.title, story.articles, tuple(hits), tuple(clauses))
         error = send(targets[d.target], render(alert))
         if error is None:
             store.mark_sent(d.id, now)

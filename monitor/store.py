@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import Column, Text, UniqueConstraint, event, false, func, or_
 from sqlalchemy.engine import Engine, make_url
@@ -70,6 +70,7 @@ class MatchRow(SQLModel, table=True):
     article_id: int = Field(foreign_key="article.id")
     story_id: int = Field(foreign_key="story.id", index=True)
     hits: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    clause: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created: datetime
 
 
@@ -312,7 +313,15 @@ class Store:
 
     # ---- matches and the outbox --------------------------------------------------------
     def record_match(
-        self, session: Session, watch: str, article_id: int, story_id: int, hits: Iterable[Hit], targets: Iterable[str], when: datetime
+        self,
+        session: Session,
+        watch: str,
+        article_id: int,
+        story_id: int,
+        hits: Iterable[Hit],
+        targets: Iterable[str],
+        when: datetime,
+        clause: str = "",
     ) -> int:
         """Store a match and queue one delivery per target unless the story was already queued. Returns new deliveries."""
         session.add(
@@ -321,6 +330,7 @@ class Store:
                 article_id=article_id,
                 story_id=story_id,
                 hits=json.dumps([h.__dict__ for h in hits], ensure_ascii=False),
+                clause=clause,
                 created=utc(when),
             )
         )
@@ -367,15 +377,46 @@ class Store:
                 s.add(row)
                 s.commit()
 
-    def hits_for(self, watch: str, story_id: int) -> list[Hit]:
+    def hits_for(self, watch: str, story_id: int) -> tuple[list[Hit], list[str]]:
+        """The evidence of a watch on a story: matched words with snippets, and the clauses that held."""
         with Session(self.engine) as s:
-            rows = s.exec(select(MatchRow.hits).where(MatchRow.watch == watch, MatchRow.story_id == story_id).order_by(MatchRow.id))
+            rows = s.exec(
+                select(MatchRow.hits, MatchRow.clause).where(MatchRow.watch == watch, MatchRow.story_id == story_id).order_by(MatchRow.id)
+            )
             hits: dict[tuple[str, str, str], Hit] = {}
-            for raw in rows:
+            clauses: dict[str, None] = {}
+            for raw, clause in rows:
+                if clause:
+                    clauses[clause] = None
                 for h in json.loads(raw):
                     hit = Hit(**h)
                     hits.setdefault((hit.term, hit.field, hit.snippet), hit)
-            return list(hits.values())
+            return list(hits.values()), list(clauses)
+
+    # ---- replay ------------------------------------------------------------------------
+    def articles_since(self, since: datetime, batch: int = 500) -> Iterator[ArticleRow]:
+        """Stored articles fetched since a time, oldest first, read in batches."""
+        last_id = 0
+        while True:
+            with Session(self.engine) as s:
+                rows = list(
+                    s.exec(
+                        select(ArticleRow)
+                        .where(ArticleRow.fetched >= utc(since), ArticleRow.id > last_id)
+                        .order_by(ArticleRow.id)
+                        .limit(batch)
+                    )
+                )
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id  # type: ignore[assignment]
+
+    def article_by_url(self, *urls: str) -> ArticleRow | None:
+        with Session(self.engine) as s:
+            return s.exec(
+                select(ArticleRow).where(or_(ArticleRow.url.in_(urls), ArticleRow.canonical_url.in_(urls))).order_by(ArticleRow.id)
+            ).first()
 
     # ---- stories -----------------------------------------------------------------------
     def stories(self, since: datetime | None = None, ids: Iterable[int] | None = None) -> list[StoryView]:

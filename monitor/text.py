@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _CEDILLA_TO_COMMA = str.maketrans({"ş": "ș", "ţ": "ț", "Ş": "Ș", "Ţ": "Ț"})
 # A word is a letter or digit followed by letters, digits and combining marks, so that
@@ -21,11 +22,60 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_CEDILLA_TO_COMMA)
 
 
-def fold(text: str) -> str:
-    """Lower-case, no diacritics: 'Braşov', 'Brașov' and 'BRASOV' all become 'brasov'."""
+def _slow_fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.translate(_CEDILLA_TO_COMMA))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.casefold()
+
+
+# Latin letters with diacritics -> their base letter, for the common case without NFD
+_BASE = {
+    cp: base
+    for cp in range(0xC0, 0x250)
+    if (base := "".join(c for c in unicodedata.normalize("NFD", chr(cp)) if not unicodedata.combining(c)))
+    and base != chr(cp)
+    and base.isascii()
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case, no diacritics: 'Braşov', 'Brașov' and 'BRASOV' all become 'brasov'."""
+    if text.isascii():
+        return text.lower()
+    quick = text.translate(_BASE)
+    if quick.isascii():
+        return quick.lower()
+    return _slow_fold(text)
+
+
+LEMMA_LANGUAGES = ("ro", "en")
+
+
+@lru_cache(maxsize=4)
+def _folded_lemmas(lang: str) -> dict[str, str]:
+    """simplemma's dictionary with diacritics folded away, for text typed without them."""
+    from simplemma.strategies.dictionaries import DefaultDictionaryFactory
+
+    out: dict[str, str] = {}
+    for form, lemma in DefaultDictionaryFactory().get_dictionary(lang).items():
+        out.setdefault(fold(form), fold(lemma))
+    return out
+
+
+@lru_cache(maxsize=300_000)
+def lemma(word: str, lang: str) -> str:
+    """The folded dictionary form of a word: 'Organizației', 'organizatiei' -> 'organizatie'."""
+    if lang not in LEMMA_LANGUAGES:
+        return fold(word)
+    import simplemma
+
+    lower = nfc(word).lower()
+    found = simplemma.lemmatize(lower, lang=lang)
+    if found != lower:
+        return fold(found)
+    if lang == "ro":  # perhaps a form written without its diacritics
+        return _folded_lemmas(lang).get(fold(lower), fold(lower))
+    return fold(found)
 
 
 @dataclass(frozen=True)
@@ -33,11 +83,16 @@ class Token:
     start: int
     end: int
     folded: str
+    raw: str = ""  # NFC, comma letters, case kept: for acronyms and exact-diacritics terms
 
 
 def tokenize(text: str) -> list[Token]:
     """Words of the text with their offsets, each folded."""
-    return [Token(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+    out = []
+    for m in _WORD.finditer(text):
+        raw = m.group()
+        out.append(Token(m.start(), m.end(), fold(raw), nfc(raw) if not raw.isascii() else raw))
+    return out
 
 
 def words(text: str) -> list[str]:

@@ -50,6 +50,7 @@ class Hit:
 class Match:
     watch: str
     hits: tuple[Hit, ...] = field(default=())
+    clause: str = ""  # the part of the query that matched, e.g. '"mandat de arestare" AND ICC'
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,4 @@ class Alert:
     story_title: str
     articles: tuple[StoryArticle, ...]
     hits: tuple[Hit, ...]
+    clauses: tuple[str, ...] = ()  # which part of the watch matched

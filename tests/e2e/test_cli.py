@@ -36,7 +36,7 @@ def test_bad_config_exits_2_with_file_and_line(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert f"{config}:6: source 'a': sources[0].intervl: unknown key" in lines
-    assert any(line.startswith(f"{config}:9: watch 'w': column ") for line in lines), lines
+    assert any(line.startswith(f"{config}:9: watch 'w': query: column ") for line in lines), lines
     assert "Traceback" not in result.stderr
     # the daemon refuses to start on it too, the same way
     run = run_monitor("run", "--once", config=config)

@@ -79,6 +79,7 @@ def test_run_once_collects_matches_and_alerts_once(tmp_path, outlets, smtp, webh
     assert "<mark>" in html
     chat = next(m for m in webhook.received if m["title"] == f"[icc-warrant] {titles[story_of[seed]]}")
     assert "mandat de arestare" in chat["message"] and "agregator" in chat["message"]
+    assert 'Why: "Curtea Penală Internațională" AND "mandat de arestare"' in chat["message"]
 
     # second pass: nothing new, nothing re-sent
     sent_mail, sent_chat = len(smtp.messages), len(webhook.received)

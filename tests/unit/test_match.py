@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.match import And, Not, Or, Phrase, QueryError, Watchlist, compile_watch, parse_query, snippet
+from monitor.match import And, Near, Not, Or, Phrase, QueryError, Watchlist, compile_watch, make_phrase, parse_query, snippet
 from monitor.text import words
 from monitor.types import Hit, Match
 
@@ -23,9 +23,11 @@ def test_case_file_is_big_enough_and_well_formed():
     assert len(ids) == len(set(ids)), "duplicate case ids"
     assert sum(c["id"].startswith("ro-") for c in CASES) >= 30
     for c in CASES:
-        assert set(c) == {"id", "watch", "title", "text", "match"}, c["id"]
+        assert {"id", "watch", "title", "text", "match"} <= set(c) <= {"id", "watch", "title", "text", "match", "language", "source"}, c["id"]
         assert isinstance(c["match"], bool), c["id"]
-        assert len(c["watch"]) == 1 and set(c["watch"]) <= {"terms", "query"}, c["id"]
+        assert len({"terms", "query"} & set(c["watch"])) == 1, c["id"]
+        assert set(c["watch"]) <= {"terms", "query", "exclude", "languages", "sources"}, c["id"]
+        assert c.get("language", "ro") == ("en" if c["id"].startswith("en-") else c.get("language", "ro")), c["id"]
     # both outcomes are exercised
     assert 0.3 < sum(c["match"] for c in CASES) / len(CASES) < 0.7
 
@@ -33,7 +35,7 @@ def test_case_file_is_big_enough_and_well_formed():
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_match_case(case):
     watch = compile_watch("w", **case["watch"])
-    matches = Watchlist([watch]).match(case["title"], case["text"])
+    matches = Watchlist([watch]).match(case["title"], case["text"], case.get("language", "ro"), case.get("source", "test"))
     assert [m.watch for m in matches] == (["w"] if case["match"] else [])
     if case["match"]:
         # a match always carries evidence
@@ -44,17 +46,31 @@ def test_match_case(case):
 # ---- parsing --------------------------------------------------------------------------------
 
 
+def P(text: str, field: str | None = None, exact: bool = False) -> Phrase:
+    return make_phrase(text, 1, exact, field)
+
+
 @pytest.mark.parametrize(
     "query,tree",
     [
-        ("a", Phrase("a", ("a",))),
-        ('"Brașov Nord"', Phrase("Brașov Nord", ("brasov", "nord"))),
-        ("a OR b AND c", Or((Phrase("a", ("a",)), And((Phrase("b", ("b",)), Phrase("c", ("c",))))))),
-        ("a b", And((Phrase("a", ("a",)), Phrase("b", ("b",))))),
-        ("a AND b", And((Phrase("a", ("a",)), Phrase("b", ("b",))))),
-        ("(a OR b) c", And((Or((Phrase("a", ("a",)), Phrase("b", ("b",)))), Phrase("c", ("c",))))),
-        ("a NOT b", And((Phrase("a", ("a",)), Not(Phrase("b", ("b",)))))),
-        ("Şcoală", Phrase("Şcoală", ("scoala",))),
+        ("a", P("a")),
+        ('"Brașov Nord"', P("Brașov Nord")),
+        ("a OR b AND c", Or((P("a"), And((P("b"), P("c")))))),
+        ("a b", And((P("a"), P("b")))),
+        ("a AND b", And((P("a"), P("b")))),
+        ("(a OR b) c", And((Or((P("a"), P("b"))), P("c")))),
+        ("a NOT b", And((P("a"), Not(P("b"))))),
+        ("Şcoală", P("Școală")),
+        ("Putin NEAR/5 Japarov", Near((P("Putin"),), (P("Japarov"),), 5)),
+        ('(Putin OR Kremlin) NEAR/2 "Sadyr Japarov" summit', And((Near((P("Putin"), P("Kremlin")), (P("Sadyr Japarov"),), 2), P("summit")))),
+        ("a OR b NEAR/1 c", Or((P("a"), Near((P("b"),), (P("c"),), 1)))),
+        ("title:Putin", P("Putin", "title")),
+        ('text:"mandat de arestare"', P("mandat de arestare", "text")),
+        ("title:(a OR b) c", And((Or((P("a", "title"), P("b", "title"))), P("c")))),
+        ("title:(a OR text:b)", Or((P("a", "title"), P("b", "text")))),
+        ("=Brașov", P("Brașov", exact=True)),
+        ('title:="Curtea Penală"', P("Curtea Penală", "title", exact=True)),
+        ("NOT title:cricket ICC", And((Not(P("cricket", "title")), P("ICC")))),
     ],
 )
 def test_parse_tree(query, tree):
@@ -82,6 +98,14 @@ PARSE_ERRORS = [
     ("()", 2, "found ')'"),
     ('""', 1, "no letters or digits"),
     ("a AND ---", 7, "no letters or digits"),
+    ("a NEAR b", 3, "NEAR/n"),
+    ("a NEAR/x b", 3, "NEAR/n"),
+    ("a NEAR/3", 9, "query ended"),
+    ("(a AND b) NEAR/3 c", 11, "NEAR needs"),
+    ("a NEAR/3 NOT b", 3, "NEAR needs"),
+    ("NEAR/2 a", 1, "found 'NEAR/2'"),
+    ("a = b", 3, '"=" must stand'),
+    ("title:", 7, "query ended"),
 ]
 
 
@@ -105,14 +129,19 @@ def test_compile_watch_errors():
 
 
 @settings(max_examples=400, deadline=None, database=None)
-@given(st.lists(st.sampled_from(list('ab ()"\t\n-ș') + ["AND", "OR", "NOT", " AND ", " OR ", " NOT "]), max_size=20).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(list('ab ()"\t\n-ș=:') + ["AND", "OR", "NOT", " AND ", " OR ", " NOT ", " NEAR/2 ", "NEAR", "title:", "text:", "=", "/"]),
+        max_size=20,
+    ).map("".join)
+)
 def test_parse_query_only_raises_query_error_on_operator_soup(query):
     try:
         node = parse_query(query)
     except QueryError as exc:
         assert exc.column >= 1
         return
-    assert isinstance(node, (Phrase, And, Or, Not))
+    assert isinstance(node, (Phrase, And, Or, Not, Near))
 
 
 @settings(max_examples=400, deadline=None, database=None)
@@ -123,7 +152,7 @@ def test_parse_query_only_raises_query_error_on_any_text(query):
     except QueryError as exc:
         assert 1 <= exc.column <= len(query) + 1
         return
-    assert isinstance(node, (Phrase, And, Or, Not))
+    assert isinstance(node, (Phrase, And, Or, Not, Near))
     # whatever parsed can be compiled and matched without errors
     Watchlist([compile_watch("w", query=query)]).match(query, query)
 
@@ -205,7 +234,8 @@ def test_two_thousand_watches_match_exactly_the_right_ones():
 
         def has(phrase: Phrase) -> bool:
             n = len(phrase.words)
-            return any(tuple(seq[i : i + n]) == phrase.words for seq in seqs for i in range(len(seq) - n + 1))
+            folded = tuple(w.folded for w in phrase.words)
+            return any(tuple(seq[i : i + n]) == folded for seq in seqs for i in range(len(seq) - n + 1))
 
         def ev(node) -> bool:
             if isinstance(node, Phrase):
@@ -233,13 +263,13 @@ def test_two_thousand_watches_match_exactly_the_right_ones():
     w1_words = watches[1].tree.words  # a two-word phrase watch
     w3 = watches[3].tree  # a NOT b
     a3, b3 = w3.parts[0].words[0], w3.parts[1].part.words[0]
-    text = f"{w0}. Apoi {w1_words[1]} {w1_words[0]}. Și {a3} dar și {b3}."
+    text = f"{w0.text}. Apoi {w1_words[1].text} {w1_words[0].text}. Și {a3.text} dar și {b3.text}."
     got = {m.watch for m in wl.match("", text)}
     assert "w0" in got
     assert "w1" not in got  # phrase words in the wrong order
     assert "w3" not in got  # excluded by NOT
     assert got == expected("", text)
-    text2 = f"{' '.join(w1_words)} și {a3}"
+    text2 = f"{' '.join(w.text for w in w1_words)} și {a3.text}"
     got2 = {m.watch for m in wl.match(text2, "")}
     assert {"w1", "w3"} <= got2 and "w0" not in got2
     assert got2 == expected(text2, "")

@@ -66,7 +66,7 @@ def test_a_delivery_is_queued_once_per_watch_story_and_target(database_url):
             story = store.new_story(s, "CSTO", NOW)
             for item in (a, b):
                 store.attach(s, item.id, story, NOW)
-            queued = store.record_match(s, "csto", a.id, story, [hit], ["mail", "chat"], NOW)
+            queued = store.record_match(s, "csto", a.id, story, [hit], ["mail", "chat"], NOW, "CSTO")
             queued += store.record_match(s, "csto", b.id, story, [hit], ["mail", "chat"], NOW)
             s.commit()
         assert queued == 2
@@ -77,7 +77,7 @@ def test_a_delivery_is_queued_once_per_watch_story_and_target(database_url):
         assert store.due_deliveries(NOW) == []  # backing off
         assert [d.id for d in store.due_deliveries(NOW + timedelta(minutes=2))] == [due[0].id]
         assert [d.id for d in store.due_deliveries(None)] == [due[0].id]
-        assert store.hits_for("csto", story) == [hit]
+        assert store.hits_for("csto", story) == ([hit], ["CSTO"])
     finally:
         store.close()
 
