@@ -52,14 +52,6 @@ class Word:
             return [("x", self.text.lower())]
         return [("f", self.folded)] + [("l", lang, lem) for lang, lem in zip(LEMMA_LANGUAGES, self.lemmas)]
 
-    def accepts(self, tok: "Tok", lang_index: int | None) -> bool:
-        if self.kind == ACRONYM:
-            return tok.raw == self.text
-        if self.kind == EXACT:
-            return tok.lower == self.text.lower()
-        if tok.folded == self.folded:
-            return True
-        return lang_index is not None and tok.lemma == self.lemmas[lang_index]
 
 
 def _is_acronym(word: str) -> bool:
@@ -474,6 +466,47 @@ class Verdict:
     reason: str
 
 
+@dataclass
+class _TrieNode:
+    children: dict[int, "_TrieNode"] = field(default_factory=dict)
+    ends: list[Phrase] = field(default_factory=list)
+
+
+def _rarity(phrase: Phrase) -> float:
+    """Expected occurrences per million words of the phrase's rarest word (lower is rarer)."""
+    from wordfreq import zipf_frequency
+
+    best = 1e9
+    for word in phrase.words:
+        zipf = max(zipf_frequency(word.text, lang) for lang in LEMMA_LANGUAGES)
+        best = min(best, 10**zipf if zipf > 0 else 0.01)
+    return best
+
+
+def _anchors(node: Node) -> tuple[Phrase, ...] | None:
+    """The cheapest set of phrases one of which must occur for the node to hold (None: no such set).
+
+    Only watches whose anchor occurs in an article are evaluated, so a watch like
+    `court AND Popescu` costs nothing on the many articles that mention a court but not Popescu.
+    """
+    if isinstance(node, Phrase):
+        return (node,)
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Near):
+        options = [node.left, node.right]
+    elif isinstance(node, And):
+        options = [a for a in (_anchors(p) for p in node.parts) if a is not None]
+    else:
+        parts = [_anchors(p) for p in node.parts]
+        if any(a is None for a in parts):
+            return None
+        options = [tuple(p for a in parts for p in a)]  # type: ignore[union-attr]
+    if not options:
+        return None
+    return min(options, key=lambda phrases_: sum(_rarity(p) for p in phrases_))
+
+
 class Watchlist:
     """All watches compiled together; `match` scans an article once."""
 
@@ -481,40 +514,65 @@ class Watchlist:
 
     def __init__(self, watches: list[CompiledWatch]):
         self.watches = watches
-        self._starts: dict[tuple[str, ...], list[Phrase]] = {}
-        self._watches_of: dict[Phrase, set[int]] = {}
+        # every distinct word of every phrase gets an id; a token finds the ids it satisfies
+        # through its keys, and phrases are paths of ids in one trie
+        self._word_id: dict[Word, int] = {}
+        self._ids_by_key: dict[tuple[str, ...], list[int]] = {}
+        self._trie: _TrieNode = _TrieNode()
+        self._anchored: dict[Phrase, list[int]] = {}
+        self._always: set[int] = set()
         for i, watch in enumerate(watches):
             for phrase in [*phrases(watch.tree), *watch.exclude]:
-                bare = Phrase(phrase.text, phrase.words, None)
-                if bare not in self._watches_of:
-                    for key in bare.words[0].keys():
-                        self._starts.setdefault(key, []).append(bare)
-                self._watches_of.setdefault(bare, set()).add(i)
-        # watches that hold with none of their phrases present (`a OR NOT b`) are checked on every article
-        empty = Scan("", "", "", "")
-        self._always = {i for i, w in enumerate(watches) if _holds(w.tree, empty)}
+                self._insert(Phrase(phrase.text, phrase.words, None))
+            anchors = _anchors(watch.tree)
+            if anchors is None:
+                # holds, or may hold, with none of its phrases present (`a OR NOT b`): checked on every article
+                self._always.add(i)
+            else:
+                for phrase in anchors:
+                    self._anchored.setdefault(Phrase(phrase.text, phrase.words, None), []).append(i)
+
+    def _insert(self, phrase: Phrase) -> None:
+        node = self._trie
+        for word in phrase.words:
+            wid = self._word_id.get(word)
+            if wid is None:
+                wid = self._word_id[word] = len(self._word_id)
+                for key in word.keys():
+                    self._ids_by_key.setdefault(key, []).append(wid)
+            node = node.children.setdefault(wid, _TrieNode())
+        if phrase not in node.ends:
+            node.ends.append(phrase)
 
     def scan(self, title: str, text: str, language: str = "ro", source: str = "") -> Scan:
+        """Find every indexed phrase in the title and text: one pass, whatever the number of watches."""
         scan = Scan(title, text, language, source)
-        lang_index = LEMMA_LANGUAGES.index(language) if language in LEMMA_LANGUAGES else None
         for field_name, body in (("title", title), ("text", text)):
             toks = _toks(body, language)
             scan.tokens[field_name] = toks
-            for i, tok in enumerate(toks):
-                seen: set[int] = set()
+            ids: list[set[int]] = []
+            for tok in toks:
+                found: set[int] = set()
                 for key in _token_keys(tok, language):
-                    for phrase in self._starts.get(key, ()):
-                        if id(phrase) in seen:
-                            continue
-                        seen.add(id(phrase))
-                        n = len(phrase.words)
-                        if i + n > len(toks):
-                            continue
-                        if all(w.accepts(toks[i + k], lang_index) for k, w in enumerate(phrase.words)):
-                            occ = scan.found.setdefault(phrase, [])
-                            if len(occ) < self.MAX_OCCURRENCES:
-                                occ.append(Occurrence(field_name, i, i + n - 1, tok.word, toks[i + n - 1].word))
+                    found.update(self._ids_by_key.get(key, ()))
+                ids.append(found)
+            for start in range(len(toks)):
+                self._walk(self._trie, ids, toks, start, start, field_name, scan)
         return scan
+
+    def _walk(self, node: "_TrieNode", ids: list[set[int]], toks: list[Tok], start: int, at: int, field_name: str, scan: Scan) -> None:
+        if at >= len(toks):
+            return
+        for wid in ids[at]:
+            child = node.children.get(wid)
+            if child is None:
+                continue
+            for phrase in child.ends:
+                occ = scan.found.setdefault(phrase, [])
+                if len(occ) < self.MAX_OCCURRENCES:
+                    occ.append(Occurrence(field_name, start, at, toks[start].word, toks[at].word))
+            if child.children:
+                self._walk(child, ids, toks, start, at + 1, field_name, scan)
 
     def _admits(self, watch: CompiledWatch, scan: Scan) -> str | None:
         """Why a watch does not apply to this article at all, or None."""
@@ -532,7 +590,7 @@ class Watchlist:
         scan = self.scan(title, text, language, source)
         candidates: set[int] = set(self._always)
         for phrase in scan.found:
-            candidates |= self._watches_of[phrase]
+            candidates.update(self._anchored.get(phrase, ()))
         out = []
         for i in sorted(candidates):
             watch = self.watches[i]

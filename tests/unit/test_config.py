@@ -349,6 +349,51 @@ BAD = [
         ["desk", "Apprise"],
     ),
     (
+        "watch-exclude-unusable",
+        """\
+        watches:
+          - name: icc
+            terms: [ICC]
+            exclude: [cricket, "--"]
+        """,
+        4,
+        ["watch 'icc'", "exclude", "column 2", "no letters"],
+    ),
+    (
+        "watch-near-without-number",
+        """\
+        watches:
+          - name: near
+            query: 'Putin NEAR Japarov'
+        """,
+        3,
+        ["watch 'near'", "column 7", "NEAR/n"],
+    ),
+    (
+        "watch-language-not-a-code",
+        """\
+        watches:
+          - name: w
+            terms: [x]
+            languages: [romanian]
+        """,
+        4,
+        ["languages[0]"],
+    ),
+    (
+        "watch-unknown-source",
+        """\
+        sources:
+          - {name: digi24, kind: rss, url: "https://www.digi24.ro/rss", language: ro}
+        watches:
+          - name: w
+            terms: [x]
+            sources: [digi24, digi42]
+        """,
+        6,
+        ["watch 'w'", "unknown source 'digi42'"],
+    ),
+    (
         "missing-include",
         """\
         include: nowhere.yaml

@@ -18,10 +18,10 @@ CASES = yaml.safe_load((Path(__file__).parent / "cases" / "match.yaml").read_tex
 
 
 def test_case_file_is_big_enough_and_well_formed():
-    assert len(CASES) >= 60
+    assert len(CASES) >= 150
     ids = [c["id"] for c in CASES]
     assert len(ids) == len(set(ids)), "duplicate case ids"
-    assert sum(c["id"].startswith("ro-") for c in CASES) >= 30
+    assert sum(c["id"].startswith("ro-") for c in CASES) >= len(CASES) / 2
     for c in CASES:
         assert {"id", "watch", "title", "text", "match"} <= set(c) <= {"id", "watch", "title", "text", "match", "language", "source"}, c["id"]
         assert isinstance(c["match"], bool), c["id"]
@@ -288,3 +288,33 @@ def test_a_watch_true_without_any_phrase_is_still_evaluated():
     wl = Watchlist([compile_watch("w", query="Bișkek OR NOT cricket")])
     assert [m.watch for m in wl.match("Vremea", "Ninge la Brașov.")] == ["w"]
     assert wl.match("Cricket", "The cricket season opens.") == []
+
+
+
+def test_only_watches_whose_anchor_occurs_are_evaluated():
+    """`court AND Popescu` is anchored on the rare name, so court news alone does not wake it."""
+    from monitor.match import _anchors
+
+    court_popescu = compile_watch("w", query="court AND Popescu")
+    assert [p.text for p in _anchors(court_popescu.tree)] == ["Popescu"]
+    either = compile_watch("w", query='(ICC OR "Curtea Penală Internațională") AND (warrant OR "mandat de arestare")')
+    assert {p.text for p in _anchors(either.tree)} in ({"ICC", "Curtea Penală Internațională"}, {"warrant", "mandat de arestare"})
+    assert _anchors(compile_watch("w", query="a OR NOT b").tree) is None
+    wl = Watchlist([court_popescu, compile_watch("x", terms=["court"])])
+    assert [m.watch for m in wl.match("The court rules", "A court in London ruled.", "en")] == ["x"]
+    assert [m.watch for m in wl.match("The court rules", "Popescu lost in court.", "en")] == ["w", "x"]
+
+
+def test_explanations_name_the_clause_that_matched_or_failed():
+    wl = Watchlist([
+        compile_watch("icc", query='(ICC OR "Curtea Penală Internațională") AND (warrant OR "mandat de arestare")', exclude=["cricket"]),
+        compile_watch("near", query="Putin NEAR/2 Japarov", languages=["ro"]),
+    ])
+    (m,) = wl.match("", "Curtea Penala Internationala a emis mandatul de arestare.", "ro")
+    assert m.clause == '"Curtea Penală Internațională" AND "mandat de arestare"'
+    verdicts = {v.watch: v for v in wl.verdicts("ICC", "The ICC and the cricket board.", "en")}
+    assert verdicts["icc"].reason == "excluded: cricket is present"
+    assert verdicts["near"].reason == "article language en is not in ['ro']"
+    verdicts = {v.watch: v for v in wl.verdicts("", "ICC judges met. Putin și apoi, mult mai târziu, Japarov.", "ro")}
+    assert verdicts["icc"].reason == 'none of warrant, "mandat de arestare" found'
+    assert verdicts["near"].reason == "Putin NEAR/2 Japarov not within 2 words"
