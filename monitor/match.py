@@ -364,8 +364,9 @@ class Scan:
     tokens: dict[str, list[Tok]] = field(default_factory=dict)
 
     def occurrences(self, phrase: Phrase) -> list[Occurrence]:
-        occ = self.found.get(Phrase(phrase.text, phrase.words, None), [])
-        return [o for o in occ if phrase.field is None or o.field == phrase.field]
+        if phrase.field is None:
+            return self.found.get(phrase, [])
+        return [o for o in self.found.get(Phrase(phrase.text, phrase.words, None), []) if o.field == phrase.field]
 
     def snippet(self, phrase: Phrase) -> Hit | None:
         occ = self.occurrences(phrase)
