@@ -22,7 +22,7 @@ from monitor.match import CompiledWatch, Watchlist, compile_watch
 from monitor.normalize import to_article
 from monitor.notify import Sender, flush, send_apprise
 from monitor.store import Store
-from monitor.stories import WINDOW, StoryIndex
+from monitor.stories import Features, StoryIndex, features
 from monitor.types import RawDocument
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class IngestReport:
     new_stories: int = 0
     matches: int = 0
     queued: int = 0
+    updates: int = 0
 
 
 def build_watchlist(settings: Settings) -> Watchlist:
@@ -56,8 +57,8 @@ class Monitor:
         self.clock = clock
         self.send = send
         self.store = store or Store.from_url(settings.database_url)
-        self.index = StoryIndex()
         self.apply(settings)
+        self.index = StoryIndex(self.window)
         self._crawler: Crawler | None = None
         self._lock: asyncio.Lock | None = None
         self.in_flight: dict[str, asyncio.Task] = {}  # source name -> its running crawl (daemon)
@@ -67,12 +68,22 @@ class Monitor:
         self.settings = settings
         self.watchlist = build_watchlist(settings)
         self.targets_of = {w.name: list(w.notify) for w in settings.config.watches}
+        self.updating_watches = {w.name for w in settings.config.watches if w.updates}
+        self.window = timedelta(seconds=settings.config.stories.window)
 
     def source(self, name: str) -> RssSource | HtmlSource | None:
         return next((s for s in self.settings.config.sources if s.name == name), None)
 
     # ---- pure-ish pipeline, runs in a worker thread -------------------------------------
     def ingest(self, docs: list[RawDocument]) -> IngestReport:
+        """Store what is new, place it in stories, match it, queue alerts: one transaction."""
+        try:
+            return self._ingest(docs)
+        except Exception:
+            self.index = StoryIndex(self.window)  # it may hold articles the failed transaction did not store
+            raise
+
+    def _ingest(self, docs: list[RawDocument]) -> IngestReport:
         now = self.clock()
         report = IngestReport(received=len(docs))
         articles = [a for a in (to_article(d, now) for d in docs) if a.text or a.title]
@@ -80,19 +91,21 @@ class Monitor:
             new = self.store.save_articles(s, articles)
             report.new = len(new)
             if new:
-                self.index.forget_before(now - WINDOW)
-                for article_id, story_id, text, fetched in self.store.recent_articles(s, now - WINDOW, self.index.loaded_upto):
-                    self.index.add(story_id, text, fetched)
-                    self.index.loaded_upto = max(self.index.loaded_upto, article_id)
+                self.index.forget_before(now - self.window)
+                for article_id, story_id, stored, fetched in self.store.recent_articles(s, now - self.window, self.index.loaded_upto):
+                    self.index.add(article_id, story_id, Features.from_json(stored), fetched)
             for item in new:
                 a = item.article
-                story_id = self.index.place(a.text or a.title)
+                feats = features(a.title, a.text, a.language)
+                placed = self.index.place(feats, now)
+                story_id = placed.story_id
                 if story_id is None:
                     story_id = self.store.new_story(s, a.title, now)
                     report.new_stories += 1
-                self.store.attach(s, item.id, story_id, now)
-                self.index.add(story_id, a.text or a.title, now)
-                self.index.loaded_upto = max(self.index.loaded_upto, item.id)
+                else:
+                    report.updates += self.store.queue_updates(s, story_id, now, self.updating_watches)
+                self.store.attach(s, item.id, story_id, now, feats.to_json())
+                self.index.add(item.id, story_id, feats, now)
                 for m in self.watchlist.match(a.title, a.text, a.language, a.source):
                     report.matches += 1
                     report.queued += self.store.record_match(

@@ -97,6 +97,7 @@ class Watch(_Closed):
     languages: list[Language] | None = None  # only articles in these languages
     sources: list[str] | None = None  # only articles from these sources
     notify: list[str] = []
+    updates: bool = False  # "also covered by" follow-ups when later articles join an alerted story
 
     @model_validator(mode="after")
     def _terms_or_query(self) -> "Watch":
@@ -107,9 +108,14 @@ class Watch(_Closed):
         return self
 
 
+class StoriesConfig(_Closed):
+    window: Duration = 72 * 3600.0  # an article may join a story first seen this long ago
+
+
 class Config(_Closed):
     database: str = "sqlite:///monitor.db"
     defaults: Defaults = Defaults()
+    stories: StoriesConfig = StoriesConfig()
     sources: list[Source] = []
     notify: dict[str, str | list[str]] = {}
     watches: list[Watch] = []

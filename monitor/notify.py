@@ -16,7 +16,7 @@ from typing import Callable
 import apprise
 
 from monitor.store import Store, retry_delay
-from monitor.types import Alert
+from monitor.types import Alert, StoryArticle
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,17 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "date unknown"
 
 
+def _is_new(a: StoryArticle, since: datetime | None) -> bool:
+    return since is not None and a.fetched is not None and a.fetched > since
+
+
 def render(alert: Alert) -> Message:
-    """Title names the watch and the story; body lists every article and the matched words."""
+    """Title names the watch and the story; body lists every article and the matched words.
+
+    A follow-up (alert.update_since set) says which outlets joined since the last message.
+    """
+    if alert.update_since is not None:
+        return _render_update(alert)
     outlets = sorted({a.source for a in alert.articles})
     languages = sorted({a.language for a in alert.articles})
     title = f"[{alert.watch}] {alert.story_title}"
@@ -63,9 +72,7 @@ def render(alert: Alert) -> Message:
         "<ul>",
     ]
     for a in alert.articles:
-        # only web links become clickable; anything else a feed put there is shown as text
-        link = f'<a href="{esc(a.url)}">{esc(a.title)}</a>' if a.url.lower().startswith(("http://", "https://")) else esc(a.title)
-        parts.append(f"<li><b>{esc(a.source)}</b> ({esc(a.language)}, {esc(_when(a.published))}): {link}<br>{esc(a.url)}</li>")
+        parts.append(f"<li><b>{esc(a.source)}</b> ({esc(a.language)}, {esc(_when(a.published))}): {_link(a)}<br>{esc(a.url)}</li>")
     parts.append("</ul>")
     if alert.clauses:
         parts.append(f"<p>Why: <code>{esc('; '.join(alert.clauses))}</code></p>")
@@ -77,6 +84,35 @@ def render(alert: Alert) -> Message:
         parts.append("</ul>")
     body = f'<html><head><meta charset="utf-8"></head><body>{"".join(parts)}</body></html>'
     return Message(title=title, text=text, html=body)
+
+
+def _render_update(alert: Alert) -> Message:
+    new = [a for a in alert.articles if _is_new(a, alert.update_since)]
+    outlets = sorted({a.source for a in alert.articles})
+    languages = sorted({a.language for a in alert.articles})
+    title = f"[{alert.watch}] Also covered: {alert.story_title}"
+    lines = [f"{len(new)} more article(s) on this story since the last message:", ""]
+    for a in new:
+        lines += [f"* {a.source} ({a.language}): {a.title}", f"  {a.url}"]
+    lines += ["", f"Now {len(alert.articles)} article(s) from {len(outlets)} outlet(s) ({', '.join(outlets)}) in {', '.join(languages)}."]
+    esc = lambda s: html.escape(s, quote=True)  # noqa: E731
+    items = "".join(
+        f"<li><b>{esc(a.source)}</b> ({esc(a.language)}): {_link(a)}<br>{esc(a.url)}</li>" for a in new
+    )
+    body = (
+        f'<html><head><meta charset="utf-8"></head><body><p>{len(new)} more article(s) on this story since the last message:</p>'
+        f"<ul>{items}</ul><p>Now {len(alert.articles)} article(s) from {len(outlets)} outlet(s) "
+        f"({esc(', '.join(outlets))}) in {esc(', '.join(languages))}.</p></body></html>"
+    )
+    return Message(title=title, text="\n".join(lines), html=body)
+
+
+def _link(a: StoryArticle) -> str:
+    """Only web links become clickable; anything else a feed put there is shown as text."""
+    title = html.escape(a.title, quote=True)
+    if a.url.lower().startswith(("http://", "https://")):
+        return f'<a href="{html.escape(a.url, quote=True)}">{title}</a>'
+    return title
 
 
 def send_apprise(urls: list[str], message: Message) -> str | None:
@@ -113,7 +149,7 @@ def flush(
 ) -> dict[str, int]:
     """Send every due delivery once (every pending one with ignore_backoff); returns counts."""
     counts = {"sent": 0, "failed": 0, "waiting": 0}
-    for d in store.due_deliveries(None if ignore_backoff else now):
+    for d in store.due_deliveries(now, ignore_backoff):
         if d.target in unconfigured or d.target not in targets:
             why = unconfigured.get(d.target, "target no longer in the config")
             log.warning("alert for watch '%s' waits: notify target '%s' is not usable (%s)", d.watch, d.target, why)
@@ -123,7 +159,7 @@ def flush(
         if story is None:
             continue
         hits, clauses = store.hits_for(d.watch, d.story_id)
-        alert = Alert(d.id, d.watch, d.target, d.story_id, story.title, story.articles, tuple(hits), tuple(clauses))
+        alert = Alert(d.id, d.watch, d.target, d.story_id, story.title, story.articles, tuple(hits), tuple(clauses), d.previous_sent)
         error = send(targets[d.target], render(alert))
         if error is None:
             store.mark_sent(d.id, now)

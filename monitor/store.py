@@ -60,6 +60,7 @@ class ArticleRow(SQLModel, table=True):
     fetched: datetime = Field(index=True)
     fingerprint: str = Field(index=True)
     story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+    features: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # for the story index
 
 
 class MatchRow(SQLModel, table=True):
@@ -75,14 +76,15 @@ class MatchRow(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One alert for (watch, story, target); the unique key is what makes alerts once-only."""
+    """One message for (watch, story, target, seq); the unique key is what makes alerts once-only."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("watch", "story_id", "target"),)
+    __table_args__ = (UniqueConstraint("watch", "story_id", "target", "seq"),)
     id: int | None = Field(default=None, primary_key=True)
     watch: str
     story_id: int = Field(foreign_key="story.id")
     target: str
+    seq: int = 0  # 0: the alert; 1, 2, ...: "also covered by" follow-ups (watches with updates: true)
     status: str = Field(default="pending", index=True)  # pending | sent
     attempts: int = 0
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -152,6 +154,8 @@ class PendingDelivery:
     story_id: int
     target: str
     attempts: int
+    seq: int = 0
+    previous_sent: datetime | None = None  # for a follow-up: when the last message about the story went out
 
 
 class Store:
@@ -287,14 +291,19 @@ class Store:
         session.flush()
         return [StoredArticle(row.id, None, a) for row, a in new]  # type: ignore[arg-type]
 
-    def recent_articles(self, session: Session, since: datetime, after_id: int = 0) -> list[tuple[int, int, str, datetime]]:
-        """(article id, story id, text, fetched) of grouped articles fetched since a time, for the story index."""
+    def recent_articles(self, session: Session, since: datetime, after_id: int = 0) -> list[tuple[int, int, dict, datetime]]:
+        """(article id, story id, story features, fetched) of grouped articles fetched since a time."""
         rows = session.exec(
-            select(ArticleRow.id, ArticleRow.story_id, ArticleRow.text, ArticleRow.fetched)
-            .where(ArticleRow.fetched >= utc(since), ArticleRow.story_id.is_not(None), ArticleRow.id > after_id)
+            select(ArticleRow.id, ArticleRow.story_id, ArticleRow.features, ArticleRow.fetched)
+            .where(
+                ArticleRow.fetched >= utc(since),
+                ArticleRow.story_id.is_not(None),
+                ArticleRow.id > after_id,
+                ArticleRow.features != "",
+            )
             .order_by(ArticleRow.id)
         )
-        return [(r[0], r[1], r[2], aware(r[3])) for r in rows]
+        return [(r[0], r[1], json.loads(r[2]), aware(r[3])) for r in rows]
 
     def new_story(self, session: Session, title: str, when: datetime) -> int:
         story = StoryRow(title=title, first_seen=utc(when), last_seen=utc(when))
@@ -302,11 +311,13 @@ class Store:
         session.flush()
         return story.id  # type: ignore[return-value]
 
-    def attach(self, session: Session, article_id: int, story_id: int, when: datetime) -> None:
+    def attach(self, session: Session, article_id: int, story_id: int, when: datetime, features: dict | None = None) -> None:
         row = session.get(ArticleRow, article_id)
         story = session.get(StoryRow, story_id)
         assert row is not None and story is not None
         row.story_id = story_id
+        if features is not None:
+            row.features = json.dumps(features)
         story.last_seen = utc(when)
         session.add(row)
         session.add(story)
@@ -349,14 +360,48 @@ class Store:
                 added += 1
         return added
 
-    def due_deliveries(self, now: datetime | None, limit: int = 500) -> list[PendingDelivery]:
-        """Pending deliveries whose retry time has come (all pending ones when now is None)."""
+    def due_deliveries(self, now: datetime, ignore_backoff: bool = False, limit: int = 500) -> list[PendingDelivery]:
+        """Pending deliveries whose time has come. ignore_backoff: failed ones now, whatever their retry time
+        (a follow-up's once-an-hour limit still holds)."""
         with Session(self.engine) as s:
-            q = select(Delivery).where(Delivery.status == "pending")
-            if now is not None:
-                q = q.where(Delivery.next_attempt <= utc(now))
-            rows = s.exec(q.order_by(Delivery.id).limit(limit))
-            return [PendingDelivery(r.id, r.watch, r.story_id, r.target, r.attempts) for r in rows]  # type: ignore[arg-type]
+            due = Delivery.next_attempt <= utc(now)
+            if ignore_backoff:
+                due = or_(due, Delivery.attempts > 0)
+            rows = list(s.exec(select(Delivery).where(Delivery.status == "pending", due).order_by(Delivery.id).limit(limit)))
+            out = []
+            for r in rows:
+                previous = None
+                if r.seq > 0:
+                    previous = s.exec(
+                        select(func.max(Delivery.sent_at)).where(
+                            Delivery.watch == r.watch, Delivery.story_id == r.story_id, Delivery.target == r.target, Delivery.seq < r.seq
+                        )
+                    ).one()
+                out.append(PendingDelivery(r.id, r.watch, r.story_id, r.target, r.attempts, r.seq, aware(previous)))  # type: ignore[arg-type]
+            return out
+
+    def queue_updates(self, session: Session, story_id: int, now: datetime, watches: set[str], every: timedelta = timedelta(hours=1)) -> int:
+        """A story grew: queue one follow-up per (watch with updates, target) already alerted, at most hourly."""
+        if not watches:
+            return 0
+        rows = session.exec(
+            select(Delivery).where(Delivery.story_id == story_id, Delivery.watch.in_(sorted(watches))).order_by(Delivery.seq)
+        )
+        latest: dict[tuple[str, str], Delivery] = {}
+        for r in rows:
+            latest[(r.watch, r.target)] = r
+        queued = 0
+        for (watch, target), last in latest.items():
+            if last.status != "sent" or last.sent_at is None:
+                continue  # the pending message will list the new article anyway
+            session.add(
+                Delivery(
+                    watch=watch, story_id=story_id, target=target, seq=last.seq + 1,
+                    created=utc(now), next_attempt=max(utc(now), utc(last.sent_at) + every),
+                )
+            )
+            queued += 1
+        return queued
 
     def mark_sent(self, delivery_id: int, when: datetime) -> None:
         with Session(self.engine) as s:
@@ -420,6 +465,7 @@ class Store:
 
     # ---- stories -----------------------------------------------------------------------
     def stories(self, since: datetime | None = None, ids: Iterable[int] | None = None) -> list[StoryView]:
+        """Stories seen since a time (or by id), newest first, each with its articles."""
         with Session(self.engine) as s:
             q = select(StoryRow)
             if since is not None:
@@ -430,13 +476,16 @@ class Store:
             if not stories:
                 return []
             arts = s.exec(
-                select(ArticleRow.story_id, ArticleRow.canonical_url, ArticleRow.source, ArticleRow.language, ArticleRow.title, ArticleRow.published)
+                select(
+                    ArticleRow.story_id, ArticleRow.canonical_url, ArticleRow.source, ArticleRow.language,
+                    ArticleRow.title, ArticleRow.published, ArticleRow.fetched,
+                )
                 .where(ArticleRow.story_id.in_([st.id for st in stories]))
                 .order_by(ArticleRow.fetched, ArticleRow.id)
             )
             grouped: dict[int, list[StoryArticle]] = {}
-            for sid, url, source, lang, title, published in arts:
-                grouped.setdefault(sid, []).append(StoryArticle(url, source, lang, title, aware(published)))
+            for sid, url, source, lang, title, published, fetched in arts:
+                grouped.setdefault(sid, []).append(StoryArticle(url, source, lang, title, aware(published), aware(fetched)))
             return [StoryView(st.id, st.title, aware(st.first_seen), tuple(grouped.get(st.id, ()))) for st in stories]  # type: ignore[arg-type]
 
     def story(self, story_id: int) -> StoryView | None:

@@ -60,6 +60,7 @@ class StoryArticle:
     language: str
     title: str
     published: datetime | None
+    fetched: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,4 @@ class Alert:
     articles: tuple[StoryArticle, ...]
     hits: tuple[Hit, ...]
     clauses: tuple[str, ...] = ()  # which part of the watch matched
+    update_since: datetime | None = None  # a follow-up: articles collected after this time are the news

@@ -76,7 +76,7 @@ def test_a_delivery_is_queued_once_per_watch_story_and_target(database_url):
         store.mark_sent(due[1].id, NOW)
         assert store.due_deliveries(NOW) == []  # backing off
         assert [d.id for d in store.due_deliveries(NOW + timedelta(minutes=2))] == [due[0].id]
-        assert [d.id for d in store.due_deliveries(None)] == [due[0].id]
+        assert [d.id for d in store.due_deliveries(NOW, ignore_backoff=True)] == [due[0].id]
         assert store.hits_for("csto", story) == ([hit], ["CSTO"])
     finally:
         store.close()
