@@ -36,7 +36,7 @@ NUM_PERM = 64
 NEAR_COPY = 0.5  # estimated Jaccard of shingles above which two texts are one story
 WINDOW = timedelta(hours=72)  # an article may join a story first seen this long ago
 JOIN = 0.34  # entity evidence (0..1) needed to join a story
-MIN_SHARED = 2  # distinct rare keys a new article must share with a story
+MIN_SHARED = 2  # distinct rare, specific keys (names, figures, dates) a new article must share with a story
 RARE_KEYS = 12  # candidate stories come from the article's rarest keys only
 POSTINGS = 200  # most recent stories looked up per key
 
@@ -154,6 +154,7 @@ def _keys(body: str, language: str) -> set[str]:
     for i, (w, start) in enumerate(words):
         if used[i] or not w[:1].isupper() or w.isdigit():
             continue
+        w = re.sub(r"['’]s$", "", w)  # Romania's -> Romania
         f = fold(w)
         if nfc(w).lower() in lowered or len(f) < 3:
             continue
@@ -296,7 +297,7 @@ class StoryIndex:
 
     def _weight(self, key: str) -> float:
         n = len(self._articles) + 1
-        return math.log((n + 1) / (self._df[key] + 0.5))
+        return math.log((n + 1) / (self._df[key] + 0.5)) * _kind_weight(key)
 
     def add(self, article_id: int, story_id: int, feats: Features, seen: datetime) -> None:
         if article_id in self._articles:
@@ -348,7 +349,8 @@ class StoryIndex:
         if not mine:
             return Placement(None, 0.0, "no names, places or numbers to compare")
         weights = {k: self._weight(k) for k in mine}
-        rare = sorted(mine, key=lambda k: -weights[k])[:RARE_KEYS]
+        # the rarest keys that some recent story has: only those can lead to a story
+        rare = sorted((k for k in mine if k in self._postings), key=lambda k: -weights[k])[:RARE_KEYS]
         candidates: dict[int, None] = {}
         for key in rare:
             postings = self._postings.get(key)
@@ -383,7 +385,7 @@ class StoryIndex:
             share = count / story.size
             bonus = 1.5 if key in feats.entities.title_keys and story.title_keys.get(key, 0) > 0 else 1.0
             shared_weight += w * share * bonus
-            if w >= median and share >= 0.5:
+            if w >= median and share >= 0.5 and _specific(key):
                 shared += 1
         story_weight = sum(self._weight(k) * c / story.size for k, c in story.keys.items() if c > 0)
         if not total or not story_weight or not shared_weight:
@@ -391,6 +393,23 @@ class StoryIndex:
         covers_article = min(1.0, shared_weight / total)
         covers_story = min(1.0, shared_weight / story_weight)
         return 2 * covers_article * covers_story / (covers_article + covers_story), shared
+
+
+def _is_year(key: str) -> bool:
+    return key.startswith("#") and key[1:].isdigit() and 1900 <= int(key[1:]) <= 2100
+
+
+def _specific(key: str) -> bool:
+    """Names, figures and dates tie articles to one event; countries, alliances and years do not."""
+    return key.startswith("~") or key.startswith("date:") or (key.startswith("#") and not _is_year(key))
+
+
+def _kind_weight(key: str) -> float:
+    if key.startswith(("@day:", "@month:")) or _is_year(key):
+        return 0.3
+    if key.startswith("@") and not key.startswith("@city:"):
+        return 0.5  # a country or an organisation: shared by every story about it
+    return 1.0
 
 
 class _Bands:

@@ -52,14 +52,18 @@ def test_run_once_collects_matches_and_alerts_once(tmp_path, outlets, smtp, webh
     agents = {headers.get("User-Agent", "") for _, _, headers in outlets.requests}
     assert len(agents) == 1 and agents.pop().startswith("newsmonitor/")
 
-    # the syndicated copy joined the original's story
+    # articles are grouped exactly as labelled: the syndicated copy and the English wire story
+    # joined the Romanian original; same-alliance, same-week events stayed apart
     story_of = {a["url"]: s["id"] for s in stories for a in s["articles"]}
+    label_of = {a["url"]: a["story"] for a in manifest["articles"]}
+    groups = {frozenset(u for u in story_of if story_of[u] == sid) for sid in story_of.values()}
+    assert groups == {frozenset(u for u in label_of if label_of[u] == label) for label in label_of.values()}
     seed = outlets.url("/ro-stiri/articles/x").replace("articles/x", "articole/putin-bishkek-japarov-2911.html")
     copy = outlets.url("/agregator/stire/88123.html")
     assert story_of[seed] == story_of[copy]
     seed_story = next(s for s in stories if s["id"] == story_of[seed])
-    assert {a["source"] for a in seed_story["articles"]} >= {"ro-stiri", "agregator"}
-    assert seed_story["languages"] == sorted({a["language"] for a in seed_story["articles"]})
+    assert {a["source"] for a in seed_story["articles"]} == {"ro-stiri", "agregator", "wire-en", "html-ro"}
+    assert seed_story["languages"] == ["en", "ro"]
 
     # alerts: exactly one per (watch, story) on each target; none from sidebars or false friends
     expected = _expected_alerts(stories, manifest)
