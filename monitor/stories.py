@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Iterable
 
@@ -34,11 +35,13 @@ from monitor.text import fold, lemma, nfc
 SHINGLE = 4  # words per shingle
 NUM_PERM = 64
 NEAR_COPY = 0.5  # estimated Jaccard of shingles above which two texts are one story
+MIN_COPY_WORDS = 40  # shorter texts (teasers, one-liners) are grouped by names and figures only
 WINDOW = timedelta(hours=72)  # an article may join a story first seen this long ago
 JOIN = 0.34  # entity evidence (0..1) needed to join a story
 MIN_SHARED = 2  # distinct rare, specific keys (names, figures, dates) a new article must share with a story
 RARE_KEYS = 12  # candidate stories come from the article's rarest keys only
 POSTINGS = 200  # most recent stories looked up per key
+CANDIDATES = 20  # stories scored in full: those sharing the most rare keys
 
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,  ]\d{3})+|\d+)(?:[.,](\d+))?(?![\w])")
@@ -242,10 +245,12 @@ class Features:
     language: str
     signature: np.ndarray
     entities: Entities
+    words: int = 0  # a text this short is not judged a copy by its shingles alone
 
     def to_json(self) -> dict:
         return {
             "language": self.language,
+            "words": self.words,
             "signature": [int(x) for x in self.signature],
             "keys": sorted(self.entities.keys),
             "title_keys": sorted(self.entities.title_keys),
@@ -257,11 +262,13 @@ class Features:
             data["language"],
             np.array(data["signature"], dtype=np.uint64),
             Entities(frozenset(data["keys"]), frozenset(data["title_keys"])),
+            data.get("words", 0),
         )
 
 
 def features(title: str, text: str, language: str) -> Features:
-    return Features(language, signature(text or title), entities(title, text, language))
+    body = text or title
+    return Features(language, signature(body), entities(title, text, language), len(_WORD.findall(body)))
 
 
 @dataclass
@@ -340,8 +347,10 @@ class StoryIndex:
 
     def place(self, feats: Features, now: datetime) -> Placement:
         """The story this article belongs to (None: a new story), with the evidence."""
-        for article_id in self._lsh.query(feats.signature):
+        for article_id in self._lsh.query(feats.signature) if feats.words >= MIN_COPY_WORDS else ():
             story_id, seen, other = self._articles[article_id]
+            if other.words < MIN_COPY_WORDS:
+                continue
             if other.language == feats.language and resemblance(feats.signature, other.signature) >= NEAR_COPY:
                 if now - self._stories[story_id].first_seen <= self.window:
                     return Placement(story_id, 1.0, f"near-copy of article {article_id}")
@@ -351,24 +360,23 @@ class StoryIndex:
         weights = {k: self._weight(k) for k in mine}
         # the rarest keys that some recent story has: only those can lead to a story
         rare = sorted((k for k in mine if k in self._postings), key=lambda k: -weights[k])[:RARE_KEYS]
-        candidates: dict[int, None] = {}
+        votes: Counter = Counter()
         for key in rare:
-            postings = self._postings.get(key)
-            if postings:
-                for story_id in list(postings)[-POSTINGS:]:
-                    candidates[story_id] = None
+            for story_id in islice(reversed(self._postings[key]), POSTINGS):
+                votes[story_id] += weights[key]
         best = Placement(None, 0.0, "no story shares enough names, places or numbers")
         total = sum(weights.values())
-        for story_id in candidates:
+        median = sorted(weights.values())[len(weights) // 2]
+        for story_id, _ in votes.most_common(CANDIDATES):
             story = self._stories.get(story_id)
             if story is None or story.size <= 0 or now - story.first_seen > self.window:
                 continue
-            score, shared = self._evidence(feats, weights, total, story)
+            score, shared = self._evidence(feats, weights, total, median, story)
             if shared >= MIN_SHARED and score >= JOIN and score > best.score:
                 best = Placement(story_id, score, f"shares {shared} rare names/places/numbers (score {score:.2f})")
         return best
 
-    def _evidence(self, feats: Features, weights: dict[str, float], total: float, story: _Story) -> tuple[float, int]:
+    def _evidence(self, feats: Features, weights: dict[str, float], total: float, median: float, story: _Story) -> tuple[float, int]:
         """How well article and story explain each other (0..1), and how many rare keys they share.
 
         Both ways: an article about another event with the same actors is largely explained by a
@@ -377,7 +385,6 @@ class StoryIndex:
         """
         shared_weight = 0.0
         shared = 0
-        median = sorted(weights.values())[len(weights) // 2]
         for key, w in weights.items():
             count = story.keys.get(key, 0)
             if count <= 0:

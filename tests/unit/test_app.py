@@ -1,0 +1,115 @@
+"""The composition root in process: ingest -> stories -> match -> outbox -> Apprise, with a clock we move."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+
+from monitor import config
+from monitor.app import Monitor
+from monitor.types import RawDocument
+
+SEED_TITLE, SEED_TEXT = (
+    (Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_784eaa9a48f1fa15.txt").read_text(encoding="utf-8").split("\n", 1)
+)
+EN = RawDocument(
+    source="wire-en",
+    url="https://wire.example/putin-japarov",
+    language="en",
+    title="Putin meets Kyrgyz leader Japarov in Bishkek ahead of CSTO summit",
+    text=(
+        "Russian President Vladimir Putin held talks with Kyrgyz President Sadyr Japarov in Bishkek on Wednesday, "
+        "the Kremlin said. Putin said about 1,700 Russian companies operate in Kyrgyzstan. His October 2023 visit "
+        "was his first trip abroad after the International Criminal Court issued an arrest warrant. A CSTO summit "
+        "follows on Thursday in Bishkek, with Kassym-Jomart Tokayev invited to attend."
+    ),
+)
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def monitor_for(tmp_path, webhook, clock) -> Monitor:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path / 'm.db'}",
+                "notify": {"chat": webhook.url()},
+                "watches": [
+                    {"name": "csto", "terms": ["CSTO", "OTSC"], "notify": ["chat"], "updates": True},
+                    {"name": "icc", "query": '"Curtea Penală Internațională" OR "International Criminal Court"', "notify": ["chat"]},
+                ],
+            },
+            allow_unicode=True,
+        )
+    )
+    return Monitor(config.load(path), clock=clock)
+
+
+def seed(url: str = "https://digi24.example/putin", source: str = "digi24") -> RawDocument:
+    return RawDocument(source=source, url=url, language="ro", title=SEED_TITLE, text=SEED_TEXT)
+
+
+def test_one_alert_per_story_and_hourly_follow_ups_only_for_watches_that_ask(tmp_path, webhook):
+    clock = Clock(datetime(2025, 11, 26, 12, tzinfo=timezone.utc))
+    m = monitor_for(tmp_path, webhook, clock)
+    try:
+        report = m.ingest([seed()])
+        assert (report.new, report.new_stories, report.queued) == (1, 1, 2)
+        m.deliver()
+        assert sorted(x["title"] for x in webhook.received) == sorted([f"[csto] {SEED_TITLE}", f"[icc] {SEED_TITLE}"])
+
+        # the English wire story joins the story: no new alert; csto's follow-up waits for the hour
+        clock.now += timedelta(minutes=10)
+        report = m.ingest([EN])
+        assert (report.new, report.new_stories, report.queued, report.updates) == (1, 0, 0, 1)
+        m.deliver(ignore_backoff=True)
+        assert len(webhook.received) == 2
+
+        clock.now += timedelta(minutes=51)
+        m.deliver()
+        assert len(webhook.received) == 3
+        update = webhook.received[-1]
+        assert update["title"] == f"[csto] Also covered: {SEED_TITLE}"
+        assert "wire-en (en)" in update["message"] and EN.url in update["message"]
+        assert "2 outlet(s) (digi24, wire-en) in en, ro" in update["message"]
+
+        # another copy ten minutes later: the next follow-up comes an hour after the last one, not before
+        clock.now += timedelta(minutes=10)
+        m.ingest([seed("https://agregator.example/88123", "agregator")])
+        m.deliver()
+        assert len(webhook.received) == 3
+        clock.now += timedelta(minutes=51)
+        m.deliver()
+        assert len(webhook.received) == 4
+        assert "agregator (ro)" in webhook.received[-1]["message"] and "wire-en (en)" not in webhook.received[-1]["message"].split("Now")[0]
+        assert not any(x["title"].startswith("[icc] Also") for x in webhook.received)
+    finally:
+        m.store.close()
+
+
+def test_a_failed_transaction_leaves_no_ghosts_in_the_story_index(tmp_path, webhook):
+    clock = Clock(datetime(2025, 11, 26, 12, tzinfo=timezone.utc))
+    m = monitor_for(tmp_path, webhook, clock)
+    try:
+        with m.store.engine.begin() as c:  # the database refuses the write, as a full disk would
+            c.exec_driver_sql("CREATE TRIGGER refuse BEFORE UPDATE ON article BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        try:
+            m.ingest([seed()])
+            raise AssertionError("the write should have failed")
+        except Exception as exc:  # noqa: BLE001
+            assert "disk full" in str(exc)
+        assert len(m.index) == 0 and m.store.counts()["articles"] == 0
+        with m.store.engine.begin() as c:
+            c.exec_driver_sql("DROP TRIGGER refuse")
+        assert m.ingest([seed()]).new_stories == 1  # nothing was lost: the article comes in on the retry
+    finally:
+        m.store.close()
