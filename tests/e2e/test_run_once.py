@@ -153,3 +153,21 @@ def test_feed_text_is_escaped_in_html_mail(tmp_path, outlets, smtp):
     assert "<script" not in html and "<img" not in html
     assert "&lt;img src=x" in html and "CSTO &amp; &quot;quotes&quot;" in html
     assert "Kârgâzstan" in html
+
+
+def test_stories_continue_across_restarts(tmp_path, outlets, webhook):
+    """A later run (a new process) puts coverage from other outlets and languages into yesterday's story."""
+    config = write_config(tmp_path / "monitor.yaml", outlets, {"desk-chat": webhook.url()}, sources=["ro-stiri"])
+    assert run_monitor("run", "--once", config=config).returncode == 0
+    alerts = len(webhook.received)
+    (seed_story,) = [s for s in _stories(config) if s["articles"][0]["source"] == "ro-stiri" and "Putin" in s["title"]]
+
+    write_config(tmp_path / "monitor.yaml", outlets, {"desk-chat": webhook.url()}, sources=["ro-stiri", "wire-en", "agregator"])
+    second = run_monitor("run", "--once", config=config)
+    assert second.returncode == 0, second.stderr
+    story = next(s for s in _stories(config) if s["id"] == seed_story["id"])
+    assert {a["source"] for a in story["articles"]} == {"ro-stiri", "wire-en", "agregator"}
+    assert story["languages"] == ["en", "ro"]
+    # the story had been alerted already: the new coverage sends nothing new (no `updates: true`)
+    new_titles = [m["title"] for m in webhook.received[alerts:]]
+    assert not any(story["title"] in t for t in new_titles), new_titles
