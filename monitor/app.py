@@ -20,7 +20,8 @@ from monitor.config import Watch as WatchConfig
 from monitor.crawl import Crawler, CrawlResult
 from monitor.match import CompiledWatch, Watchlist, compile_watch
 from monitor.normalize import to_article
-from monitor.notify import Sender, flush, send_apprise
+from monitor.notify import Counts, Deliverer, Sender, send_apprise
+from monitor.render import Renderer
 from monitor.store import Store
 from monitor.stories import Features, StoryIndex, features
 from monitor.types import RawDocument
@@ -28,6 +29,7 @@ from monitor.types import RawDocument
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon
 
 
 def utcnow() -> datetime:
@@ -46,6 +48,20 @@ class IngestReport:
 
 def build_watchlist(settings: Settings) -> Watchlist:
     return Watchlist([compile_config_watch(w) for w in settings.config.watches])
+
+
+def delivery_modes(watch: WatchConfig, settings: Settings) -> dict[str, str]:
+    """For each target of a watch: instant, or which digest schedule collects its alerts."""
+    out = {}
+    for target in watch.notify:
+        options = settings.options.get(target)
+        if watch.mode == "digest":
+            out[target] = f"digest:watch:{watch.name}"
+        elif options is not None and options.mode == "digest":
+            out[target] = f"digest:target:{target}"
+        else:
+            out[target] = "instant"
+    return out
 
 
 def compile_config_watch(w: WatchConfig) -> CompiledWatch:
@@ -70,6 +86,19 @@ class Monitor:
         self.targets_of = {w.name: list(w.notify) for w in settings.config.watches}
         self.updating_watches = {w.name for w in settings.config.watches if w.updates}
         self.window = timedelta(seconds=settings.config.stories.window)
+        self.modes = {w.name: delivery_modes(w, settings) for w in settings.config.watches}
+        self.deliverer = Deliverer(
+            self.store,
+            settings.targets,
+            settings.options,
+            settings.unconfigured,
+            schedules={
+                **{f"digest:watch:{w.name}": w for w in settings.config.watches if w.mode == "digest"},
+                **{f"digest:target:{n}": t for n, t in settings.options.items() if t.mode == "digest"},
+            },
+            renderer=Renderer(settings.config.templates),
+            send=self.send,
+        )
 
     def source(self, name: str) -> RssSource | HtmlSource | None:
         return next((s for s in self.settings.config.sources if s.name == name), None)
@@ -109,13 +138,13 @@ class Monitor:
                 for m in self.watchlist.match(a.title, a.text, a.language, a.source):
                     report.matches += 1
                     report.queued += self.store.record_match(
-                        s, m.watch, item.id, story_id, m.hits, self.targets_of.get(m.watch, []), now, m.clause
+                        s, m.watch, item.id, story_id, m.hits, self.targets_of.get(m.watch, []), now, m.clause, self.modes.get(m.watch)
                     )
             s.commit()
         return report
 
-    def deliver(self, ignore_backoff: bool = False) -> dict[str, int]:
-        return flush(self.store, self.settings.targets, self.settings.unconfigured, self.clock(), self.send, ignore_backoff)
+    def deliver(self, ignore_backoff: bool = False) -> Counts:
+        return self.deliverer.flush(self.clock(), ignore_backoff)
 
     # ---- the loop side ------------------------------------------------------------------
     @property
@@ -190,8 +219,8 @@ class Monitor:
             counts = await asyncio.to_thread(self.deliver, True)
         failed = [r for r in results if r is not None and r.error]
         log.info(
-            "pass complete: %d sources (%d failed), alerts sent %d, failed %d, waiting %d",
-            len(names), len(failed), counts["sent"], counts["failed"], counts["waiting"],
+            "pass complete: %d sources (%d failed), alerts sent %d, failed %d, waiting %d, held %d, given up %d",
+            len(names), len(failed), counts.sent, counts.failed, counts.waiting, counts.held, counts.gave_up,
         )
         return [r for r in results if r is not None]
 
@@ -201,8 +230,17 @@ class Monitor:
 
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=timezone.utc)
         self._schedule(scheduler)
-        scheduler.add_job(self.deliver_job, "interval", seconds=60, id="__deliver__", coalesce=True, max_instances=1)
+        # retries, digests, quiet hours and rate limits are all decided when the outbox is flushed
+        scheduler.add_job(self.deliver_job, "interval", seconds=DELIVER_EVERY, id="__deliver__", coalesce=True, max_instances=1)
         scheduler.start()
+        health = None
+        if self.settings.config.health is not None:
+            host, port = self.settings.config.health.listen.rsplit(":", 1)
+            try:
+                health = await asyncio.start_server(self._health, host, int(port))
+                log.info("health endpoint on http://%s:%s/health", host, port)
+            except OSError as exc:
+                log.error("health endpoint not started on %s: %s", self.settings.config.health.listen, exc)
         log.info("daemon started: %d sources scheduled", len(self.settings.config.sources))
         stamps = _stamps(self.settings)
         self.wake = asyncio.Event()
@@ -222,6 +260,8 @@ class Monitor:
                     stamps = _stamps(self.settings)
         finally:
             scheduler.shutdown(wait=False)
+            if health is not None:
+                health.close()
             if self.in_flight:
                 log.info("stopping: finishing %d crawl(s) in flight", len(self.in_flight))
                 await asyncio.wait(list(self.in_flight.values()))
@@ -229,6 +269,56 @@ class Monitor:
 
     reload_requested = False
     wake: asyncio.Event | None = None
+
+    def health(self) -> dict:
+        """What the health endpoint reports: sources, the outbox, and alerts given up on."""
+        counts = self.store.counts()
+        states = {s.name: s for s in self.store.source_states()}
+        sources = []
+        for source in self.settings.config.sources:
+            st = states.get(source.name)
+            sources.append(
+                {
+                    "name": source.name,
+                    "outcome": st.outcome if st else "never",
+                    "last_fetch": st.last_fetch.isoformat() if st and st.last_fetch else None,
+                    "consecutive_failures": st.consecutive_failures if st else 0,
+                }
+            )
+        failed = [
+            {"id": d.id, "watch": d.watch, "target": d.target, "story_id": d.story_id, "last_error": d.last_error}
+            for d in self.store.deliveries("failed", limit=20)
+        ]
+        return {
+            "status": "degraded" if counts["failed"] else "ok",
+            "deliveries": {"pending": counts["pending"], "sent": counts["sent"], "failed": counts["failed"]},
+            "failed": failed,
+            "sources": sources,
+        }
+
+    async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import json
+
+        try:
+            request = await asyncio.wait_for(reader.readline(), 5)
+            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+                pass
+            path = request.split()[1].decode() if len(request.split()) > 1 else "/"
+            if path.split("?")[0] not in ("/", "/health"):
+                status, body = "404 Not Found", b'{"error": "not found"}'
+            else:
+                report = await asyncio.to_thread(self.health)
+                status = "200 OK" if report["status"] == "ok" else "503 Service Unavailable"
+                body = json.dumps(report, ensure_ascii=False).encode()
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        except (asyncio.TimeoutError, ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
 
     async def deliver_job(self) -> None:
         async with self.lock:

@@ -39,6 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--query", help="try an unsaved query instead of a configured watch")
     test.add_argument("--since", default="7d", help="how far back (default 7d)")
     test.add_argument("--json", action="store_true")
+    alerts = sub.add_parser("alerts", parents=[common], help="list deliveries, or re-queue failed ones (alerts retry ID|--all-failed)")
+    alerts.add_argument("action", nargs="?", choices=["retry"], help="retry: re-queue failed deliveries")
+    alerts.add_argument("id", nargs="*", type=int, help="delivery ids to retry")
+    which = alerts.add_mutually_exclusive_group()
+    which.add_argument("--pending", action="store_true", help="only deliveries still to be sent")
+    which.add_argument("--failed", action="store_true", help="only deliveries given up on")
+    alerts.add_argument("--all-failed", action="store_true", help="with retry: every failed delivery")
+    alerts.add_argument("--json", action="store_true")
+    ntest = sub.add_parser("notify-test", parents=[common], help="send a test message to a notify target")
+    ntest.add_argument("target")
     explain = sub.add_parser("explain", parents=[common], help="which watches match a stored article, and why")
     explain.add_argument("url")
     explain.add_argument("--json", action="store_true")
@@ -124,6 +134,10 @@ def _main(argv: list[str] | None) -> int:
         return _test_watch(settings, args.name, args.query, since, args.json)
     if args.command == "explain":
         return _explain(settings, args.url, args.json)
+    if args.command == "alerts":
+        return _alerts(settings, args)
+    if args.command == "notify-test":
+        return _notify_test(settings, args.target)
     return 1
 
 
@@ -298,3 +312,69 @@ def _explain(settings: Settings, url: str, as_json: bool) -> int:
         mark = "MATCH   " if v.matched else "no match"
         print(f"  {mark} {v.watch}: {v.reason}")
     return 0
+
+
+def _alerts(settings: Settings, args: argparse.Namespace) -> int:
+    from monitor.app import utcnow
+
+    store = _open_store(settings)
+    if store is None:
+        return 1
+    if args.action == "retry":
+        if not args.id and not args.all_failed:
+            print("monitor alerts retry: give delivery ids or --all-failed", file=sys.stderr)
+            return EXIT_CONFIG
+        n = store.retry(utcnow(), None if args.all_failed else args.id)
+        print(f"{n} failed deliver{'y' if n == 1 else 'ies'} queued again")
+        return 0
+    status = "pending" if args.pending else "failed" if args.failed else None
+    rows = store.deliveries(status)
+    titles = {s.id: s.title for s in store.stories(ids={r.story_id for r in rows})} if rows else {}
+    out = [
+        {
+            "id": r.id,
+            "status": r.status,
+            "watch": r.watch,
+            "target": r.target,
+            "story_id": r.story_id,
+            "headline": titles.get(r.story_id, ""),
+            "kind": "follow-up" if r.seq else ("digest" if r.mode.startswith("digest:") else "alert"),
+            "attempts": r.attempts,
+            "last_error": r.last_error or None,
+            "created": _iso(r.created),
+            "next_attempt": _iso(r.next_attempt) if r.status == "pending" else None,
+            "sent_at": _iso(r.sent_at),
+        }
+        for r in rows
+    ]
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    if not out:
+        print("no deliveries" + (f" {status}" if status else ""))
+    for r in out:
+        when = r["sent_at"] or r["next_attempt"] or r["created"] or ""
+        print(f"#{r['id']:<5} {r['status']:8} {r['kind']:9} {r['watch']} -> {r['target']}  story {r['story_id']}: {r['headline'][:70]}")
+        detail = f"attempts {r['attempts']}, {'sent' if r['sent_at'] else 'next try' if r['next_attempt'] else 'created'} {when[:16].replace('T', ' ')}"
+        print(f"       {detail}" + (f"; last error: {r['last_error'][:200]}" if r["last_error"] else ""))
+    return 0
+
+
+def _notify_test(settings: Settings, target: str) -> int:
+    from monitor.app import Monitor, utcnow
+
+    if target not in settings.config.notify:
+        known = ", ".join(settings.config.notify) or "none"
+        print(f"monitor notify-test: no notify target named {target!r} (known: {known})", file=sys.stderr)
+        return EXIT_CONFIG
+    if target in settings.unconfigured:
+        print(f"monitor notify-test: target '{target}' cannot send: {settings.unconfigured[target]}", file=sys.stderr)
+        return 1
+    store = _open_store(settings)
+    if store is None:
+        return 1
+    results = Monitor(settings, store=store).deliverer.test(target, utcnow())
+    for url, outcome in results:
+        scheme = url.split(":", 1)[0]
+        print(f"{target} ({scheme}): " + ("OK, sent" if outcome.error is None else f"FAILED: {outcome.error}"))
+    return 0 if all(o.error is None for _, o in results) else 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -89,7 +89,67 @@ class HtmlSource(_SourceBase):
 Source = Annotated[Union[RssSource, HtmlSource], Field(discriminator="kind")]
 
 
-class Watch(_Closed):
+def _check_cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expr)
+    except ValueError as exc:
+        raise ValueError(f"digest: {expr!r} is not a cron expression (minute hour day month weekday): {exc}") from None
+    return expr
+
+
+_QUIET = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class _Schedule(_Closed):
+    """Digest scheduling shared by watches and targets."""
+
+    mode: Literal["instant", "digest"] = "instant"
+    digest: str | None = None  # cron, e.g. "0 8 * * *"
+    every: Duration | None = None
+
+    @model_validator(mode="after")
+    def _digest_needs_a_schedule(self):  # noqa: ANN202
+        if self.digest is not None:
+            _check_cron(self.digest)
+        if self.mode == "digest" and (self.digest is None) == (self.every is None):
+            raise ValueError("mode: digest needs exactly one of digest (a cron schedule) or every (e.g. 1h)")
+        if self.mode == "instant" and (self.digest is not None or self.every is not None):
+            raise ValueError("digest/every only apply with mode: digest")
+        return self
+
+
+class Target(_Schedule):
+    """A notify target with options; a plain URL or list of URLs is the same with defaults."""
+
+    url: str | None = None
+    urls: list[str] | None = None
+    rate: Annotated[int, Field(ge=1)] | None = None  # messages per minute; default by kind of service
+    quiet: str | None = None  # "22:00-07:00": held, then sent as one digest
+    timezone: str = "Europe/Bucharest"
+    give_up_after: Duration = 24 * 3600.0
+
+    @model_validator(mode="after")
+    def _check(self):  # noqa: ANN202
+        if (self.url is None) == (self.urls is None):
+            raise ValueError("a notify target needs exactly one of url or urls")
+        if self.quiet is not None and not _QUIET.match(self.quiet):
+            raise ValueError(f"quiet: {self.quiet!r} is not HH:MM-HH:MM, e.g. 22:00-07:00")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (e.g. Europe/Bucharest)") from None
+        return self
+
+    def url_list(self) -> list[str]:
+        return [self.url] if self.url is not None else list(self.urls or [])
+
+
+class Watch(_Schedule):
+    # mode/digest/every (from _Schedule): a digest watch sends its alerts to every target as a digest
     name: Annotated[str, Field(min_length=1)]
     terms: list[Annotated[str, Field(min_length=1)]] | None = None
     query: str | None = None
@@ -112,12 +172,21 @@ class StoriesConfig(_Closed):
     window: Duration = 72 * 3600.0  # an article may join a story first seen this long ago
 
 
+class Health(_Closed):
+    listen: Annotated[str, Field(pattern=r"^[^:]+:\d+$")] = "127.0.0.1:8088"
+
+
+Kind = Literal["email", "chat", "webhook"]
+
+
 class Config(_Closed):
     database: str = "sqlite:///monitor.db"
     defaults: Defaults = Defaults()
     stories: StoriesConfig = StoriesConfig()
     sources: list[Source] = []
-    notify: dict[str, str | list[str]] = {}
+    notify: dict[str, Union[str, list[str], Target]] = {}
+    templates: dict[Kind, dict[Literal["title", "body"], str]] = {}
+    health: Health | None = None
     watches: list[Watch] = []
     include: str | list[str] | None = None
 
@@ -157,6 +226,7 @@ class Settings:
     targets: dict[str, list[str]]  # notify target -> Apprise URLs, env expanded
     unconfigured: dict[str, str]  # notify target -> why it cannot send (unset variable)
     warnings: tuple[Problem, ...]
+    options: dict[str, "Target"] = field(default_factory=dict)  # notify target -> its delivery options
 
 
 Loc = tuple[Any, ...]
@@ -409,13 +479,24 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
     unconfigured: dict[str, str] = {}
     import apprise
 
+    options: dict[str, Target] = {}
     for name, raw in config.notify.items():
-        urls = [raw] if isinstance(raw, str) else list(raw)
+        if isinstance(raw, Target):
+            target = raw
+        else:
+            target = Target(url=raw) if isinstance(raw, str) else Target(urls=list(raw))
+        options[name] = target
+        urls = target.url_list()
         if not urls:
             problems.append(Problem(*at("notify", name), f"notify target '{name}' lists no URL"))
         expanded = []
         for j, url in enumerate(urls):
-            loc = ("notify", name) if isinstance(raw, str) else ("notify", name, j)
+            if isinstance(raw, str):
+                loc: tuple[Any, ...] = ("notify", name)
+            elif isinstance(raw, list):
+                loc = ("notify", name, j)
+            else:
+                loc = ("notify", name, "url") if raw.url is not None else ("notify", name, "urls", j)
             value, missing = expand_env(url, environ)
             if missing:
                 why = ", ".join(f"${{{m}}}" for m in missing)
@@ -451,9 +532,17 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
     except Exception as exc:  # sqlalchemy raises ArgumentError for junk
         problems.append(Problem(*at("database"), f"database is not a valid SQLAlchemy URL: {exc}"))
 
+    if config.templates:
+        from monitor.render import Renderer, TemplateError
+
+        try:
+            Renderer(config.templates)
+        except TemplateError as exc:
+            problems.append(Problem(*at("templates"), f"templates: {exc}"))
+
     if problems:
         raise ConfigError(problems + warnings)
-    return Settings(config, main, tuple(files), db, targets, unconfigured, tuple(warnings))
+    return Settings(config, main, tuple(files), db, targets, unconfigured, tuple(warnings), options)
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

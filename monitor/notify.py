@@ -1,173 +1,311 @@
-"""Alerts: render a story for a watch (pure) and deliver it through Apprise (the edge).
+"""Delivering alerts from the outbox through Apprise: once, durably, calmly.
 
-Deliveries come from the outbox table: one row per (watch, story, target). A row
-is marked sent only after Apprise reports success; a failure is retried later.
+The outbox holds one row per (watch, story, target[, follow-up]); rows are written
+with the match, before anything is sent. `flush` plans, per target, which messages
+are due now (instant alerts, digests whose schedule fired, what quiet hours held
+back, a summary of what a rate limit folded) and sends them. Each URL of a target
+is recorded as done the moment it succeeds, so a retry or a restart never sends
+there again; only the message in flight when a process dies can go out twice.
+Failures back off exponentially with jitter (or as long as Retry-After asks) and
+give up after the target's give_up_after, leaving the row `failed` for
+`monitor alerts` and the health endpoint.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
-from dataclasses import dataclass
-from datetime import datetime
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import apprise
 
-from monitor.store import Store, retry_delay
-from monitor.types import Alert, StoryArticle
+from monitor.config import Target
+from monitor.render import Message, Renderer
+from monitor.store import PendingDelivery, Store, retry_delay
+from monitor.types import Alert
 
 log = logging.getLogger(__name__)
 
-_MARK = re.compile(r"\[\[(.+?)\]\]")
+EMAIL_SCHEMES = {"mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost", "smtp2go", "resend", "brevo", "office365"}
+WEBHOOK_SCHEMES = {"json", "jsons", "xml", "xmls", "form", "forms"}
+DEFAULT_RATE = {"email": 10, "chat": 20, "webhook": 60}  # messages per minute; Telegram allows ~20 per group
+
+
+def kind_of(url: str) -> str:
+    """Which template fits a service: email, webhook or chat."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme in EMAIL_SCHEMES:
+        return "email"
+    if scheme in WEBHOOK_SCHEMES:
+        return "webhook"
+    return "chat"
 
 
 @dataclass(frozen=True)
-class Message:
-    title: str
-    text: str
-    html: str
+class Outcome:
+    error: str | None = None
+    retry_after: float | None = None  # seconds, when the service said so
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "date unknown"
+# ---- the Apprise edge ------------------------------------------------------------------------
+
+_capture = threading.local()
 
 
-def _is_new(a: StoryArticle, since: datetime | None) -> bool:
-    return since is not None and a.fetched is not None and a.fetched > since
+def _install_response_hook() -> None:
+    """Let us see HTTP 429 Retry-After headers of the requests Apprise makes (it does not expose them)."""
+    import requests
+
+    if getattr(requests.Session.send, "_monitor_hook", False):
+        return
+    original = requests.Session.send
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN202
+        response = original(self, request, **kwargs)
+        seen = getattr(_capture, "responses", None)
+        if seen is not None:
+            seen.append((response.status_code, response.headers.get("Retry-After")))
+        return response
+
+    send._monitor_hook = True  # type: ignore[attr-defined]
+    requests.Session.send = send  # type: ignore[method-assign]
 
 
-def render(alert: Alert) -> Message:
-    """Title names the watch and the story; body lists every article and the matched words.
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
 
-    A follow-up (alert.update_since set) says which outlets joined since the last message.
-    """
-    if alert.update_since is not None:
-        return _render_update(alert)
-    outlets = sorted({a.source for a in alert.articles})
-    languages = sorted({a.language for a in alert.articles})
-    title = f"[{alert.watch}] {alert.story_title}"
-    lines = [
-        f"Watch '{alert.watch}' matched a story covered by {len(outlets)} outlet(s) ({', '.join(outlets)}) in {', '.join(languages)}.",
-        "",
-    ]
-    for a in alert.articles:
-        lines += [f"* {a.source} ({a.language}, {_when(a.published)}): {a.title}", f"  {a.url}"]
-    if alert.clauses:
-        lines += ["", "Why: " + "; ".join(alert.clauses)]
-    if alert.hits:
-        lines += ["", "Matched:"]
-        for h in alert.hits:
-            quoted = _MARK.sub(lambda m: f"«{m.group(1)}»", h.snippet)
-            lines.append(f"- {h.term} ({h.field}): {quoted}")
-    text = "\n".join(lines)
-
-    def esc(s: str) -> str:
-        return html.escape(s, quote=True)
-
-    parts = [
-        f"<p>Watch <b>{esc(alert.watch)}</b> matched a story covered by {len(outlets)} outlet(s) "
-        f"({esc(', '.join(outlets))}) in {esc(', '.join(languages))}.</p>",
-        "<ul>",
-    ]
-    for a in alert.articles:
-        parts.append(f"<li><b>{esc(a.source)}</b> ({esc(a.language)}, {esc(_when(a.published))}): {_link(a)}<br>{esc(a.url)}</li>")
-    parts.append("</ul>")
-    if alert.clauses:
-        parts.append(f"<p>Why: <code>{esc('; '.join(alert.clauses))}</code></p>")
-    if alert.hits:
-        parts.append("<p>Matched:</p><ul>")
-        for h in alert.hits:
-            snippet = _MARK.sub(lambda m: f"<mark>{m.group(1)}</mark>", esc(h.snippet))
-            parts.append(f"<li><b>{esc(h.term)}</b> ({esc(h.field)}): {snippet}</li>")
-        parts.append("</ul>")
-    body = f'<html><head><meta charset="utf-8"></head><body>{"".join(parts)}</body></html>'
-    return Message(title=title, text=text, html=body)
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(parsedate_to_datetime(value).tzinfo)).total_seconds())
+        except (TypeError, ValueError):
+            return None
 
 
-def _render_update(alert: Alert) -> Message:
-    new = [a for a in alert.articles if _is_new(a, alert.update_since)]
-    outlets = sorted({a.source for a in alert.articles})
-    languages = sorted({a.language for a in alert.articles})
-    title = f"[{alert.watch}] Also covered: {alert.story_title}"
-    lines = [f"{len(new)} more article(s) on this story since the last message:", ""]
-    for a in new:
-        lines += [f"* {a.source} ({a.language}): {a.title}", f"  {a.url}"]
-    lines += ["", f"Now {len(alert.articles)} article(s) from {len(outlets)} outlet(s) ({', '.join(outlets)}) in {', '.join(languages)}."]
-    esc = lambda s: html.escape(s, quote=True)  # noqa: E731
-    items = "".join(
-        f"<li><b>{esc(a.source)}</b> ({esc(a.language)}): {_link(a)}<br>{esc(a.url)}</li>" for a in new
-    )
-    body = (
-        f'<html><head><meta charset="utf-8"></head><body><p>{len(new)} more article(s) on this story since the last message:</p>'
-        f"<ul>{items}</ul><p>Now {len(alert.articles)} article(s) from {len(outlets)} outlet(s) "
-        f"({esc(', '.join(outlets))}) in {esc(', '.join(languages))}.</p></body></html>"
-    )
-    return Message(title=title, text="\n".join(lines), html=body)
-
-
-def _link(a: StoryArticle) -> str:
-    """Only web links become clickable; anything else a feed put there is shown as text."""
-    title = html.escape(a.title, quote=True)
-    if a.url.lower().startswith(("http://", "https://")):
-        return f'<a href="{html.escape(a.url, quote=True)}">{title}</a>'
-    return title
-
-
-def send_apprise(urls: list[str], message: Message) -> str | None:
-    """Deliver to every URL of a target; None on success, else what went wrong."""
-    errors = []
-    for url in urls:
-        plugin = apprise.Apprise.instantiate(url)
-        if plugin is None:
-            errors.append(f"not a URL Apprise understands: {url.split(':', 1)[0]}://...")
-            continue
-        # the service's own preferred format: e-mail and Telegram take HTML, webhooks and chats plain text
-        # (a `?format=` on the URL overrides this inside Apprise)
-        formats = plugin.notify_format if isinstance(plugin.notify_format, (list, tuple)) else (plugin.notify_format,)
-        wants_html = formats[0] == apprise.NotifyFormat.HTML
-        body, fmt = (message.html, apprise.NotifyFormat.HTML) if wants_html else (message.text, apprise.NotifyFormat.TEXT)
+def send_apprise(url: str, message: Message) -> Outcome:
+    """Send one message to one Apprise URL."""
+    _install_response_hook()
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        return Outcome(f"not a URL Apprise understands: {url.split(':', 1)[0]}://...")
+    fmt = {"html": apprise.NotifyFormat.HTML, "markdown": apprise.NotifyFormat.MARKDOWN}.get(message.format, apprise.NotifyFormat.TEXT)
+    _capture.responses = []
+    try:
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-            ok = plugin.notify(body=body, title=message.title, body_format=fmt)
-        if not ok:
-            detail = " ".join(captured.getvalue().split())[-300:] or "delivery failed"
-            errors.append(f"{plugin.service_name}: {detail}")
-    return "; ".join(errors) or None
+            ok = plugin.notify(body=message.body, title=message.title, body_format=fmt)
+    finally:
+        responses, _capture.responses = _capture.responses, None
+    if ok:
+        return Outcome()
+    detail = " ".join(captured.getvalue().split())[-300:] or "delivery failed"
+    wait = next((_retry_after(h) for status, h in reversed(responses) if status == 429 and h), None)
+    if wait is None and any(status == 429 for status, _ in responses):
+        wait = 60.0  # rate-limited without saying for how long
+    return Outcome(f"{plugin.service_name}: {detail}", wait)
 
 
-Sender = Callable[[list[str], Message], "str | None"]
+Sender = Callable[[str, Message], Outcome]
 
 
-def flush(
-    store: Store,
-    targets: dict[str, list[str]],
-    unconfigured: dict[str, str],
-    now: datetime,
-    send: Sender = send_apprise,
-    ignore_backoff: bool = False,
-) -> dict[str, int]:
-    """Send every due delivery once (every pending one with ignore_backoff); returns counts."""
-    counts = {"sent": 0, "failed": 0, "waiting": 0}
-    for d in store.due_deliveries(now, ignore_backoff):
-        if d.target in unconfigured or d.target not in targets:
-            why = unconfigured.get(d.target, "target no longer in the config")
-            log.warning("alert for watch '%s' waits: notify target '%s' is not usable (%s)", d.watch, d.target, why)
-            counts["waiting"] += 1
-            continue
-        story = store.story(d.story_id)
+# ---- schedules (pure) ------------------------------------------------------------------------
+
+
+def _window(quiet: str) -> tuple[time, time]:
+    start, end = quiet.split("-")
+    return time.fromisoformat(start.zfill(5)), time.fromisoformat(end.zfill(5))
+
+
+def in_quiet_hours(target: Target, when: datetime) -> bool:
+    if not target.quiet:
+        return False
+    start, end = _window(target.quiet)
+    local = when.astimezone(ZoneInfo(target.timezone)).time()
+    return start <= local < end if start < end else local >= start or local < end
+
+
+def digest_due(schedule: Target | object, since: datetime, now: datetime) -> bool:
+    """Whether a digest schedule (cron `digest` or `every`) fired after `since`."""
+    every = getattr(schedule, "every", None)
+    if every:
+        return now >= since + timedelta(seconds=every)
+    from apscheduler.triggers.cron import CronTrigger
+
+    tz = ZoneInfo(getattr(schedule, "timezone", "Europe/Bucharest"))
+    trigger = CronTrigger.from_crontab(getattr(schedule, "digest"), timezone=tz)
+    fire = trigger.get_next_fire_time(None, since.astimezone(tz) + timedelta(seconds=1))
+    return fire is not None and fire <= now
+
+
+# ---- planning and sending ------------------------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    kind: str  # alert | digest | quiet | rate
+    rows: list[PendingDelivery]
+    heading: str = ""
+    digest_key: str = ""
+
+
+@dataclass
+class Counts:
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    gave_up: int = 0
+    held: int = 0
+    messages: int = 0
+
+    def __getitem__(self, key: str) -> int:  # the daemon's log line reads counts["sent"] etc.
+        return getattr(self, key)
+
+
+@dataclass
+class Deliverer:
+    """Everything `flush` needs from the config; built by the composition root."""
+
+    store: Store
+    targets: dict[str, list[str]]  # name -> expanded URLs
+    options: dict[str, Target]
+    unconfigured: dict[str, str]
+    schedules: dict[str, object] = field(default_factory=dict)  # digest key -> its schedule (watch or target)
+    renderer: Renderer = field(default_factory=Renderer)
+    send: Sender = send_apprise
+    rng: random.Random = field(default_factory=random.Random)
+
+    def flush(self, now: datetime, ignore_backoff: bool = False) -> Counts:
+        """Send every message due now; returns what happened."""
+        counts = Counts()
+        by_target: dict[str, list[PendingDelivery]] = {}
+        for row in self.store.pending_deliveries():
+            by_target.setdefault(row.target, []).append(row)
+        for target, rows in by_target.items():
+            if target in self.unconfigured or target not in self.targets:
+                why = self.unconfigured.get(target, "target no longer in the config")
+                log.warning("%d alert(s) for '%s' wait: the target is not usable (%s)", len(rows), target, why)
+                counts.waiting += len(rows)
+                continue
+            for planned in self.plan(target, rows, now, ignore_backoff, counts):
+                self._deliver(target, planned, now, counts)
+        return counts
+
+    def plan(self, target: str, rows: list[PendingDelivery], now: datetime, ignore_backoff: bool, counts: Counts) -> list[Planned]:
+        options = self.options.get(target) or Target(urls=self.targets[target])
+        if in_quiet_hours(options, now):
+            counts.held += len(rows)
+            return []
+
+        def ready(r: PendingDelivery) -> bool:
+            return r.next_attempt is None or r.next_attempt <= now or (ignore_backoff and r.attempts > 0)
+
+        plan: list[Planned] = []
+        digests: dict[str, list[PendingDelivery]] = {}
+        instant: list[PendingDelivery] = []
+        held_quiet: list[PendingDelivery] = []
+        for r in rows:
+            if r.mode.startswith("digest:"):
+                digests.setdefault(r.mode, []).append(r)
+            elif options.quiet and r.attempts == 0 and r.created is not None and in_quiet_hours(options, r.created):
+                held_quiet.append(r)
+            elif ready(r):
+                instant.append(r)
+        for key, drows in digests.items():
+            schedule = self.schedules.get(key)
+            since = self.store.last_digest(target, key) or min(r.created or now for r in drows)
+            if schedule is not None and digest_due(schedule, since, now) and all(ready(r) for r in drows):
+                plan.append(Planned("digest", drows, f"Digest: {_count(drows)}", key))
+            else:
+                counts.held += len(drows)
+        if held_quiet:
+            plan.append(Planned("quiet", held_quiet, f"Held during quiet hours ({options.quiet}): {_count(held_quiet)}"))
+        plan += [Planned("alert", [r]) for r in instant]
+        rate = options.rate or min(DEFAULT_RATE[kind_of(u)] for u in self.targets[target])
+        budget = rate - self.store.messages_since(target, now - timedelta(minutes=1))
+        if budget <= 0:
+            counts.held += sum(len(p.rows) for p in plan)
+            return []
+        if len(plan) > budget:
+            keep, fold = plan[: budget - 1], plan[budget - 1 :]
+            folded = [r for p in fold for r in p.rows]
+            log.info("rate limit for '%s' (%d/min): %d alert(s) folded into one message", target, rate, len(folded))
+            plan = keep + [Planned("rate", folded, f"{_count(folded)} more (rate limit: {rate} per minute)")]
+        return plan
+
+    def _alert(self, row: PendingDelivery) -> Alert | None:
+        story = self.store.story(row.story_id)
         if story is None:
-            continue
-        hits, clauses = store.hits_for(d.watch, d.story_id)
-        alert = Alert(d.id, d.watch, d.target, d.story_id, story.title, story.articles, tuple(hits), tuple(clauses), d.previous_sent)
-        error = send(targets[d.target], render(alert))
-        if error is None:
-            store.mark_sent(d.id, now)
-            counts["sent"] += 1
-            log.info("alert sent: watch '%s', story %d, target '%s'", d.watch, d.story_id, d.target)
+            return None
+        hits, clauses = self.store.hits_for(row.watch, row.story_id)
+        return Alert(row.id, row.watch, row.target, row.story_id, story.title, story.articles, tuple(hits), tuple(clauses), row.previous_sent)
+
+    def _deliver(self, target: str, planned: Planned, now: datetime, counts: Counts) -> None:
+        alerts = [a for a in (self._alert(r) for r in planned.rows) if a is not None]
+        ids = [r.id for r in planned.rows]
+        if not alerts:
+            self.store.mark_sent(ids, target, planned.kind, now, planned.digest_key)
+            return
+        errors: list[str] = []
+        wait: float | None = None
+        for url in self.targets[target]:
+            if all(url in r.done_urls for r in planned.rows):
+                continue  # this URL already has it: a retry must not send it again
+            kind = kind_of(url)
+            if planned.kind == "alert":
+                message = self.renderer.alert(alerts[0], kind)
+            else:
+                message = self.renderer.digest(alerts, kind, planned.heading)
+            outcome = self.send(url, message)
+            if outcome.error is None:
+                self.store.url_done(ids, url)
+            else:
+                errors.append(outcome.error)
+                if outcome.retry_after is not None:
+                    wait = max(wait or 0.0, outcome.retry_after)
+        if not errors:
+            self.store.mark_sent(ids, target, planned.kind, now, planned.digest_key)
+            counts.sent += len(ids)
+            counts.messages += 1
+            log.info("sent %s to '%s': %s", planned.kind, target, ", ".join(f"{a.watch}/story {a.story_id}" for a in alerts))
+            return
+        error = "; ".join(errors)
+        attempts = max(r.attempts for r in planned.rows)
+        delay = retry_delay(attempts, self.rng.uniform(-1, 1))
+        if wait is not None:
+            delay = max(delay, timedelta(seconds=wait))
+        options = self.options.get(target)
+        give_up_after = timedelta(seconds=options.give_up_after if options else 24 * 3600)
+        oldest = min(r.retry_base or now for r in planned.rows)
+        give_up = now + delay - oldest > give_up_after
+        self.store.mark_failed(ids, error, now + delay, give_up)
+        if give_up:
+            counts.gave_up += len(ids)
+            log.error("gave up on %d alert(s) to '%s' after %s: %s (see `monitor alerts --failed`)", len(ids), target, now - oldest, error)
         else:
-            retry = now + retry_delay(d.attempts)
-            store.mark_failed(d.id, error, retry)
-            counts["failed"] += 1
-            log.error("alert to '%s' failed (watch '%s', story %d): %s; retrying at %s", d.target, d.watch, d.story_id, error, retry.isoformat())
-    return counts
+            counts.failed += len(ids)
+            log.error("sending %s to '%s' failed: %s; retrying at %s", planned.kind, target, error, (now + delay).isoformat(timespec="seconds"))
+
+    def test(self, target: str, now: datetime) -> list[tuple[str, Outcome]]:
+        """`monitor notify-test`: one plain message to every URL of a target."""
+        out = []
+        for url in self.targets[target]:
+            message = Message(
+                title="newsmonitor test message",
+                body=f"This is a test from newsmonitor to target '{target}' at {now:%Y-%m-%d %H:%M} UTC. Alerts will look different.",
+                format="text",
+            )
+            out.append((url, self.send(url, message)))
+        if all(o.error is None for _, o in out):
+            self.store.log_message(target, "test", now)
+        return out
+
+
+def _count(rows: list[PendingDelivery]) -> str:
+    stories = len({r.story_id for r in rows})
+    return f"{len(rows)} alert(s) in {stories} story(ies)"

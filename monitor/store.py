@@ -85,12 +85,27 @@ class Delivery(SQLModel, table=True):
     story_id: int = Field(foreign_key="story.id")
     target: str
     seq: int = 0  # 0: the alert; 1, 2, ...: "also covered by" follow-ups (watches with updates: true)
-    status: str = Field(default="pending", index=True)  # pending | sent
+    mode: str = "instant"  # instant, or digest:watch:NAME / digest:target:NAME (which schedule sends it)
+    status: str = Field(default="pending", index=True)  # pending | sent | failed (gave up)
     attempts: int = 0
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    done_urls: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # URLs of the target already sent to
     created: datetime
+    retry_base: datetime  # giving up is counted from here: creation, or a manual retry
     next_attempt: datetime
     sent_at: datetime | None = None
+
+
+class SentMessage(SQLModel, table=True):
+    """Every message that went out to a target: rate limits and digest schedules read this."""
+
+    __tablename__ = "sent_message"
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(index=True)
+    kind: str  # alert | digest | quiet | rate | test
+    digest_key: str = ""
+    at: datetime = Field(index=True)
+    deliveries: int = 0
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -156,6 +171,11 @@ class PendingDelivery:
     attempts: int
     seq: int = 0
     previous_sent: datetime | None = None  # for a follow-up: when the last message about the story went out
+    mode: str = "instant"
+    created: datetime | None = None
+    retry_base: datetime | None = None
+    next_attempt: datetime | None = None
+    done_urls: tuple[str, ...] = ()
 
 
 class Store:
@@ -333,8 +353,12 @@ class Store:
         targets: Iterable[str],
         when: datetime,
         clause: str = "",
+        modes: dict[str, str] | None = None,
     ) -> int:
-        """Store a match and queue one delivery per target unless the story was already queued. Returns new deliveries."""
+        """Store a match and queue one delivery per target unless the story was already queued. Returns new deliveries.
+
+        The delivery row is written in the same transaction as the match: nothing is sent before it exists.
+        """
         session.add(
             MatchRow(
                 watch=watch,
@@ -356,18 +380,19 @@ class Store:
         added = 0
         for target in targets:
             if target not in queued:
-                session.add(Delivery(watch=watch, story_id=story_id, target=target, created=utc(when), next_attempt=utc(when)))
+                session.add(
+                    Delivery(
+                        watch=watch, story_id=story_id, target=target, mode=(modes or {}).get(target, "instant"),
+                        created=utc(when), retry_base=utc(when), next_attempt=utc(when),
+                    )
+                )
                 added += 1
         return added
 
-    def due_deliveries(self, now: datetime, ignore_backoff: bool = False, limit: int = 500) -> list[PendingDelivery]:
-        """Pending deliveries whose time has come. ignore_backoff: failed ones now, whatever their retry time
-        (a follow-up's once-an-hour limit still holds)."""
+    def pending_deliveries(self, limit: int = 5000) -> list[PendingDelivery]:
+        """Every pending delivery, oldest first; the sender decides what is due."""
         with Session(self.engine) as s:
-            due = Delivery.next_attempt <= utc(now)
-            if ignore_backoff:
-                due = or_(due, Delivery.attempts > 0)
-            rows = list(s.exec(select(Delivery).where(Delivery.status == "pending", due).order_by(Delivery.id).limit(limit)))
+            rows = list(s.exec(select(Delivery).where(Delivery.status == "pending").order_by(Delivery.id).limit(limit)))
             out = []
             for r in rows:
                 previous = None
@@ -377,8 +402,81 @@ class Store:
                             Delivery.watch == r.watch, Delivery.story_id == r.story_id, Delivery.target == r.target, Delivery.seq < r.seq
                         )
                     ).one()
-                out.append(PendingDelivery(r.id, r.watch, r.story_id, r.target, r.attempts, r.seq, aware(previous)))  # type: ignore[arg-type]
+                out.append(
+                    PendingDelivery(
+                        r.id, r.watch, r.story_id, r.target, r.attempts, r.seq, aware(previous), r.mode,  # type: ignore[arg-type]
+                        aware(r.created), aware(r.retry_base), aware(r.next_attempt), tuple(json.loads(r.done_urls)),
+                    )
+                )
             return out
+
+    def deliveries(self, status: str | None = None, limit: int = 1000) -> list[Delivery]:
+        with Session(self.engine) as s:
+            q = select(Delivery)
+            if status is not None:
+                q = q.where(Delivery.status == status)
+            rows = list(s.exec(q.order_by(Delivery.id.desc()).limit(limit)))
+            for r in rows:
+                r.created, r.next_attempt, r.sent_at, r.retry_base = aware(r.created), aware(r.next_attempt), aware(r.sent_at), aware(r.retry_base)
+            return rows
+
+    def retry(self, now: datetime, ids: Iterable[int] | None = None) -> int:
+        """Re-queue failed deliveries (the given ones, or all): pending now, with a fresh give-up clock."""
+        with Session(self.engine) as s:
+            q = select(Delivery).where(Delivery.status == "failed")
+            if ids is not None:
+                q = q.where(Delivery.id.in_(list(ids)))
+            rows = list(s.exec(q))
+            for r in rows:
+                r.status, r.next_attempt, r.retry_base = "pending", utc(now), utc(now)
+                s.add(r)
+            s.commit()
+            return len(rows)
+
+    def url_done(self, ids: Iterable[int], url: str) -> None:
+        """One URL of a target got the message: never send it there again, whatever happens next."""
+        with Session(self.engine) as s:
+            for r in s.exec(select(Delivery).where(Delivery.id.in_(list(ids)))):
+                done = json.loads(r.done_urls)
+                if url not in done:
+                    r.done_urls = json.dumps(done + [url])
+                    s.add(r)
+            s.commit()
+
+    def mark_sent(self, ids: Iterable[int], target: str, kind: str, when: datetime, digest_key: str = "") -> None:
+        ids = list(ids)
+        with Session(self.engine) as s:
+            for r in s.exec(select(Delivery).where(Delivery.id.in_(ids))):
+                r.status, r.sent_at, r.attempts, r.last_error = "sent", utc(when), r.attempts + 1, ""
+                s.add(r)
+            s.add(SentMessage(target=target, kind=kind, digest_key=digest_key, at=utc(when), deliveries=len(ids)))
+            s.commit()
+
+    def mark_failed(self, ids: Iterable[int], error: str, retry_at: datetime, give_up: bool = False) -> None:
+        with Session(self.engine) as s:
+            for r in s.exec(select(Delivery).where(Delivery.id.in_(list(ids)))):
+                r.attempts += 1
+                r.last_error = error[:2000]
+                r.next_attempt = utc(retry_at)
+                if give_up:
+                    r.status = "failed"
+                s.add(r)
+            s.commit()
+
+    def log_message(self, target: str, kind: str, when: datetime) -> None:
+        with Session(self.engine) as s:
+            s.add(SentMessage(target=target, kind=kind, at=utc(when)))
+            s.commit()
+
+    def messages_since(self, target: str, since: datetime) -> int:
+        with Session(self.engine) as s:
+            return s.exec(select(func.count()).select_from(SentMessage).where(SentMessage.target == target, SentMessage.at > utc(since))).one()
+
+    def last_digest(self, target: str, digest_key: str) -> datetime | None:
+        with Session(self.engine) as s:
+            return aware(
+                s.exec(select(func.max(SentMessage.at)).where(SentMessage.target == target, SentMessage.digest_key == digest_key)).one()
+            )
 
     def queue_updates(self, session: Session, story_id: int, now: datetime, watches: set[str], every: timedelta = timedelta(hours=1)) -> int:
         """A story grew: queue one follow-up per (watch with updates, target) already alerted, at most hourly."""
@@ -396,31 +494,12 @@ class Store:
                 continue  # the pending message will list the new article anyway
             session.add(
                 Delivery(
-                    watch=watch, story_id=story_id, target=target, seq=last.seq + 1,
-                    created=utc(now), next_attempt=max(utc(now), utc(last.sent_at) + every),
+                    watch=watch, story_id=story_id, target=target, seq=last.seq + 1, mode="instant",
+                    created=utc(now), retry_base=utc(now), next_attempt=max(utc(now), utc(last.sent_at) + every),
                 )
             )
             queued += 1
         return queued
-
-    def mark_sent(self, delivery_id: int, when: datetime) -> None:
-        with Session(self.engine) as s:
-            row = s.get(Delivery, delivery_id)
-            if row is not None:
-                row.status, row.sent_at, row.attempts = "sent", utc(when), row.attempts + 1
-                row.last_error = ""
-                s.add(row)
-                s.commit()
-
-    def mark_failed(self, delivery_id: int, error: str, retry_at: datetime) -> None:
-        with Session(self.engine) as s:
-            row = s.get(Delivery, delivery_id)
-            if row is not None:
-                row.attempts += 1
-                row.last_error = error[:2000]
-                row.next_attempt = utc(retry_at)
-                s.add(row)
-                s.commit()
 
     def hits_for(self, watch: str, story_id: int) -> tuple[list[Hit], list[str]]:
         """The evidence of a watch on a story: matched words with snippets, and the clauses that held."""
@@ -499,12 +578,14 @@ class Store:
                 "stories": s.exec(select(func.count()).select_from(StoryRow)).one(),
                 "pending": s.exec(select(func.count()).select_from(Delivery).where(Delivery.status == "pending")).one(),
                 "sent": s.exec(select(func.count()).select_from(Delivery).where(Delivery.status == "sent")).one(),
+                "failed": s.exec(select(func.count()).select_from(Delivery).where(Delivery.status == "failed")).one(),
             }
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """1, 2, 4, ... minutes, at most an hour."""
-    return timedelta(minutes=min(2 ** max(attempts, 0), 60))
+def retry_delay(attempts: int, jitter: float = 0.0) -> timedelta:
+    """1, 2, 4, ... minutes, at most an hour; jitter in [-1, 1] spreads retries by up to 20%."""
+    base = min(2 ** max(attempts, 0), 60) * 60.0
+    return timedelta(seconds=base * (1 + 0.2 * jitter))

@@ -73,13 +73,22 @@ class Webhook:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.fail_with: int | None = None
+        self.retry_after: str | None = None
+        self.delay: float = 0.0  # seconds to take over each request (a slow receiver)
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if hook.delay:
+                    import time
+
+                    time.sleep(hook.delay)
                 if hook.fail_with:
                     self.send_response(hook.fail_with)
+                    if hook.retry_after:
+                        self.send_header("Retry-After", hook.retry_after)
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 hook.received.append({"path": self.path, **json.loads(body)})

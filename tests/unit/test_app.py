@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -79,8 +81,9 @@ def test_one_alert_per_story_and_hourly_follow_ups_only_for_watches_that_ask(tmp
         assert len(webhook.received) == 3
         update = webhook.received[-1]
         assert update["title"] == f"[csto] Also covered: {SEED_TITLE}"
-        assert "wire-en (en)" in update["message"] and EN.url in update["message"]
-        assert "2 outlet(s) (digi24, wire-en) in en, ro" in update["message"]
+        body = json.loads(update["message"])
+        assert body["type"] == "update" and body["new_articles"] == [EN.url]
+        assert {a["source"] for a in body["articles"]} == {"digi24", "wire-en"}
 
         # another copy ten minutes later: the next follow-up comes an hour after the last one, not before
         clock.now += timedelta(minutes=10)
@@ -90,7 +93,7 @@ def test_one_alert_per_story_and_hourly_follow_ups_only_for_watches_that_ask(tmp
         clock.now += timedelta(minutes=51)
         m.deliver()
         assert len(webhook.received) == 4
-        assert "agregator (ro)" in webhook.received[-1]["message"] and "wire-en (en)" not in webhook.received[-1]["message"].split("Now")[0]
+        assert json.loads(webhook.received[-1]["message"])["new_articles"] == ["https://agregator.example/88123"]
         assert not any(x["title"].startswith("[icc] Also") for x in webhook.received)
     finally:
         m.store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -70,13 +72,19 @@ def test_a_delivery_is_queued_once_per_watch_story_and_target(database_url):
             queued += store.record_match(s, "csto", b.id, story, [hit], ["mail", "chat"], NOW)
             s.commit()
         assert queued == 2
-        due = store.due_deliveries(NOW)
-        assert sorted(d.target for d in due) == ["chat", "mail"]
-        store.mark_failed(due[0].id, "smtp down", NOW + timedelta(minutes=1))
-        store.mark_sent(due[1].id, NOW)
-        assert store.due_deliveries(NOW) == []  # backing off
-        assert [d.id for d in store.due_deliveries(NOW + timedelta(minutes=2))] == [due[0].id]
-        assert [d.id for d in store.due_deliveries(NOW, ignore_backoff=True)] == [due[0].id]
+        pending = store.pending_deliveries()
+        assert sorted(d.target for d in pending) == ["chat", "mail"] and {d.mode for d in pending} == {"instant"}
+        store.url_done([pending[1].id], "json://a/b")
+        store.mark_failed([pending[0].id], "smtp down", NOW + timedelta(minutes=1))
+        store.mark_sent([pending[1].id], "chat", "alert", NOW)
+        (left,) = store.pending_deliveries()
+        assert (left.id, left.attempts, left.next_attempt) == (pending[0].id, 1, NOW + timedelta(minutes=1))
+        assert [json.loads(d.done_urls) for d in store.deliveries("sent")] == [["json://a/b"]]
+        assert store.messages_since("chat", NOW - timedelta(minutes=1)) == 1
+        store.mark_failed([left.id], "smtp down", NOW, give_up=True)
+        assert [d.id for d in store.deliveries("failed")] == [left.id] and store.pending_deliveries() == []
+        assert store.retry(NOW + timedelta(hours=1)) == 1
+        assert store.pending_deliveries()[0].retry_base == NOW + timedelta(hours=1)
         assert store.hits_for("csto", story) == ([hit], ["CSTO"])
     finally:
         store.close()
