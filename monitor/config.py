@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = "config/monitor.yaml"
 
@@ -109,10 +109,13 @@ class _Schedule(_Closed):
     digest: str | None = None  # cron, e.g. "0 8 * * *"
     every: Duration | None = None
 
+    @field_validator("digest")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else _check_cron(value)
+
     @model_validator(mode="after")
     def _digest_needs_a_schedule(self):  # noqa: ANN202
-        if self.digest is not None:
-            _check_cron(self.digest)
         if self.mode == "digest" and (self.digest is None) == (self.every is None):
             raise ValueError("mode: digest needs exactly one of digest (a cron schedule) or every (e.g. 1h)")
         if self.mode == "instant" and (self.digest is not None or self.every is not None):
@@ -130,18 +133,28 @@ class Target(_Schedule):
     timezone: str = "Europe/Bucharest"
     give_up_after: Duration = 24 * 3600.0
 
+    @field_validator("quiet")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is not None and not _QUIET.match(value):
+            raise ValueError(f"{value!r} is not HH:MM-HH:MM, e.g. 22:00-07:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(value)
+        except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Bucharest)") from None
+        return value
+
     @model_validator(mode="after")
     def _check(self):  # noqa: ANN202
         if (self.url is None) == (self.urls is None):
             raise ValueError("a notify target needs exactly one of url or urls")
-        if self.quiet is not None and not _QUIET.match(self.quiet):
-            raise ValueError(f"quiet: {self.quiet!r} is not HH:MM-HH:MM, e.g. 22:00-07:00")
-        try:
-            from zoneinfo import ZoneInfo
-
-            ZoneInfo(self.timezone)
-        except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (e.g. Europe/Bucharest)") from None
         return self
 
     def url_list(self) -> list[str]:
@@ -172,6 +185,17 @@ class StoriesConfig(_Closed):
     window: Duration = 72 * 3600.0  # an article may join a story first seen this long ago
 
 
+def _target_shape(value: Any) -> str:
+    return "url" if isinstance(value, str) else "urls" if isinstance(value, list) else "options"
+
+
+# one Apprise URL, a list of them, or a mapping with options: errors speak of the form used
+NotifyTarget = Annotated[
+    Union[Annotated[str, Tag("url")], Annotated[list[str], Tag("urls")], Annotated[Target, Tag("options")]],
+    Discriminator(_target_shape),
+]
+
+
 class Health(_Closed):
     listen: Annotated[str, Field(pattern=r"^[^:]+:\d+$")] = "127.0.0.1:8088"
 
@@ -184,7 +208,7 @@ class Config(_Closed):
     defaults: Defaults = Defaults()
     stories: StoriesConfig = StoriesConfig()
     sources: list[Source] = []
-    notify: dict[str, Union[str, list[str], Target]] = {}
+    notify: dict[str, NotifyTarget] = {}
     templates: dict[Kind, dict[Literal["title", "body"], str]] = {}
     health: Health | None = None
     watches: list[Watch] = []

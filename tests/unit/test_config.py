@@ -394,6 +394,67 @@ BAD = [
         ["watch 'w'", "unknown source 'digi42'"],
     ),
     (
+        "target-digest-without-schedule",
+        """\
+        notify:
+          mail:
+            url: json://127.0.0.1/x
+            mode: digest
+        """,
+        2,
+        ["notify.mail", "mode: digest needs exactly one of digest"],
+    ),
+    (
+        "target-bad-cron",
+        """\
+        notify:
+          mail: {url: "json://127.0.0.1/x", mode: digest, digest: "every morning"}
+        """,
+        2,
+        ["not a cron expression"],
+    ),
+    (
+        "target-bad-quiet-hours",
+        """\
+        notify:
+          chat:
+            url: json://127.0.0.1/x
+            quiet: "10pm-7am"
+        """,
+        4,
+        ["notify.chat.quiet", "HH:MM-HH:MM"],
+    ),
+    (
+        "target-unknown-timezone",
+        """\
+        notify:
+          chat: {url: "json://127.0.0.1/x", quiet: "22:00-07:00", timezone: Europe/Bucuresti}
+        """,
+        2,
+        ["unknown time zone"],
+    ),
+    (
+        "target-unknown-option",
+        """\
+        notify:
+          chat:
+            url: json://127.0.0.1/x
+            ratelimit: 5
+        """,
+        4,
+        ["ratelimit", "unknown key"],
+    ),
+    (
+        "template-syntax-error",
+        """\
+        templates:
+          chat:
+            body: "{{ watch "
+        """,
+        1,
+        ["templates", "chat"],
+    ),
+    (
         "missing-include",
         """\
         include: nowhere.yaml

@@ -164,3 +164,43 @@ def test_retry_after_is_honoured_and_failures_give_up_after_the_limit(monitor_fa
     webhook.fail_with = None
     m.deliver()
     assert len(webhook.received) == 1 and m.store.counts()["failed"] == 0
+
+
+def test_chat_instant_and_email_daily_digest_together(monitor_factory, webhook, smtp):
+    clock = Clock(datetime(2025, 11, 26, 9, 30, tzinfo=BUCHAREST))
+    m = monitor_factory(
+        clock,
+        {"chat": webhook.url(), "mail": {"url": smtp.url(), "mode": "digest", "digest": "0 8 * * *"}},
+    )
+    m.ingest([doc(1), doc(2)])
+    m.deliver()
+    assert len(webhook.received) == 2 and smtp.messages == []  # chat at once, e-mail waits for 08:00
+    clock.now = datetime(2025, 11, 27, 7, 59, tzinfo=BUCHAREST)
+    m.deliver()
+    assert smtp.messages == []
+    clock.now = datetime(2025, 11, 27, 8, 0, 30, tzinfo=BUCHAREST)
+    m.deliver()
+    (mail,) = smtp.messages
+    assert str(mail["subject"]) == "Digest: 2 alert(s) in 2 story(ies)"
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert "CSTO story number 1" in html and "CSTO story number 2" in html
+    m.deliver()
+    assert len(smtp.messages) == 1 and len(webhook.received) == 2
+
+
+def test_a_digest_watch_sends_its_alerts_as_digests_to_every_target(monitor_factory, webhook):
+    clock = Clock(datetime(2025, 11, 26, 9, tzinfo=timezone.utc))
+    m = monitor_factory(
+        clock,
+        {"chat": webhook.url()},
+        [
+            {"name": "csto", "terms": ["CSTO"], "notify": ["chat"], "mode": "digest", "every": "30m"},
+            {"name": "people", "terms": ["people"], "notify": ["chat"]},
+        ],
+    )
+    m.ingest([doc(1)])
+    m.deliver()
+    assert [x["title"] for x in webhook.received] == ["[people] CSTO story number 1 about Name1x"]
+    clock.now += timedelta(minutes=31)
+    m.deliver()
+    assert webhook.received[-1]["title"] == "Digest: 1 alert(s) in 1 story(ies)"
