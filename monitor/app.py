@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -20,6 +23,9 @@ from monitor.config import Watch as WatchConfig
 from monitor.crawl import Crawler, CrawlResult
 from monitor.match import CompiledWatch, Watchlist, compile_watch
 from monitor.normalize import to_article
+from monitor.observe import Metrics, serve_http
+from monitor.schedule import Cadence, incident
+from monitor.store import aware
 from monitor.notify import Counts, Deliverer, Sender, send_apprise
 from monitor.render import Renderer
 from monitor.store import Store
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon
+HOST_CONCURRENCY = 2  # crawls of sources on the same host at once
+HOST_DELAY = 1.0  # seconds between starting two crawls on the same host
 
 
 def utcnow() -> datetime:
@@ -77,6 +85,9 @@ class Monitor:
         self.index = StoryIndex(self.window)
         self._crawler: Crawler | None = None
         self._lock: asyncio.Lock | None = None
+        self.metrics = Metrics()
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._host_started: dict[str, float] = {}
         self.in_flight: dict[str, asyncio.Task] = {}  # source name -> its running crawl (daemon)
 
     def apply(self, settings: Settings) -> None:
@@ -144,7 +155,11 @@ class Monitor:
         return report
 
     def deliver(self, ignore_backoff: bool = False) -> Counts:
-        return self.deliverer.flush(self.clock(), ignore_backoff)
+        counts = self.deliverer.flush(self.clock(), ignore_backoff)
+        for outcome in ("sent", "failed", "gave_up"):
+            self.metrics.alerts.labels(outcome).inc(counts[outcome])
+        self.metrics.pending.set(self.store.counts()["pending"])
+        return counts
 
     # ---- the loop side ------------------------------------------------------------------
     @property
@@ -152,6 +167,18 @@ class Monitor:
         if self._crawler is None:
             self._crawler = Crawler()
         return self._crawler
+
+    @asynccontextmanager
+    async def _host_slot(self, url: str):  # noqa: ANN202
+        """Sources on one host share a limit: two crawls at a time, started at least a second apart."""
+        host = urlsplit(url).netloc.lower()
+        slot = self._hosts.setdefault(host, asyncio.Semaphore(HOST_CONCURRENCY))
+        async with slot:
+            wait = self._host_started.get(host, 0.0) + HOST_DELAY - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._host_started[host] = time.monotonic()
+            yield
 
     @property
     def lock(self) -> asyncio.Lock:
@@ -163,33 +190,77 @@ class Monitor:
         source = self.source(name)
         if source is None:
             return None
-        timeout = self.settings.config.timeout(source)
+        config = self.settings.config
+        timeout = config.timeout(source)
         known = await asyncio.to_thread(self.store.known_links, name)
         validators = await asyncio.to_thread(self.store.validators, name) if isinstance(source, RssSource) else None
-        result = await self.crawler.crawl(source, timeout, known, validators)
+        started = time.monotonic()
+        async with self._host_slot(source.url):
+            result = await self.crawler.crawl(source, timeout, known, validators)
+        result.seconds = time.monotonic() - started
         async with self.lock:
             try:
                 report = await asyncio.to_thread(self.ingest, result.documents)
             except Exception as exc:
                 log.exception("%s: storing %d articles failed", name, len(result.documents))
                 result.error = result.error or f"storing articles failed: {exc}"
+                result.error_class = result.error_class or "store"
                 report = IngestReport(received=len(result.documents))
-            await asyncio.to_thread(
+            cadence = Cadence(config.interval(source), config.max_interval(source))
+            state = await asyncio.to_thread(
                 self.store.record_fetch, name, self.clock(), result.error, result.items_seen, report.new,
-                result.validators, result.not_modified,
+                result.validators, result.not_modified, result.error_class, result.retry_after, cadence,
             )
-            if result.error:
-                log.warning("source %s failed: %s", name, result.error)
-            elif result.not_modified:
-                log.info("source %s: not modified since the last fetch", name)
-            else:
-                log.info(
-                    "source %s: %d items, %d new articles, %d new stories, %d alerts queued",
-                    name, result.items_seen, report.new, report.new_stories, report.queued,
-                )
+            self._observe(name, result, report)
+            await asyncio.to_thread(self._check_health, name, state)
             if deliver:
                 await asyncio.to_thread(self.deliver)
         return result
+
+    def _observe(self, name: str, result: CrawlResult, report: IngestReport) -> None:
+        outcome = "error" if result.error else "not_modified" if result.not_modified else "ok"
+        m = self.metrics
+        m.fetches.labels(name, outcome).inc()
+        m.fetch_seconds.labels(name).observe(result.seconds)
+        m.items.labels(name).inc(result.items_seen if not result.not_modified else 0)
+        m.new_articles.labels(name).inc(report.new)
+        m.stories.inc(report.new_stories)
+        m.matches.inc(report.matches)
+        if outcome != "error":
+            m.last_success.labels(name).set(self.clock().timestamp())
+        fields = {
+            "source": name, "outcome": outcome, "items": result.items_seen, "new_articles": report.new,
+            "new_stories": report.new_stories, "matches": report.matches, "alerts_queued": report.queued,
+            "seconds": round(result.seconds, 3),
+        }
+        if result.error:
+            log.warning("source %s failed: %s [%s]", name, result.error, result.error_class, extra={**fields, "error_class": result.error_class})
+        elif result.not_modified:
+            log.info("source %s: not modified (%.2fs)", name, result.seconds, extra=fields)
+        else:
+            log.info(
+                "source %s: %d items, %d new articles, %d new stories, %d alerts queued (%.2fs)",
+                name, result.items_seen, report.new, report.new_stories, report.queued, result.seconds, extra=fields,
+            )
+
+    def _check_health(self, name: str, state) -> None:  # noqa: ANN001
+        """One operator alert when a source fails for hours or falls silent; cleared when it recovers."""
+        op = self.settings.config.operator
+        now = self.clock()
+        trouble = incident(now, state.failing_since and aware(state.failing_since), state.last_new_item and aware(state.last_new_item),
+                           state.publish_gap, timedelta(seconds=op.failing_after), op.silence_factor)
+        if trouble == (state.incident or None):
+            return
+        if trouble is None:
+            self.store.set_incident(name, "")
+            return
+        if trouble == "failing":
+            text = f"Source '{name}' has been failing since {aware(state.failing_since):%Y-%m-%d %H:%M} UTC: {state.error}"
+        else:
+            text = f"Source '{name}' has brought nothing new since {aware(state.last_new_item):%Y-%m-%d %H:%M} UTC (usually every {state.publish_gap / 3600:.1f} h)."
+        log.warning("operator alert: %s", text)
+        if not op.notify or all(self.deliverer.operator(t, f"newsmonitor: source {name} is {trouble}", text, now) for t in op.notify):
+            self.store.set_incident(name, trouble)
 
     async def tick(self, name: str) -> None:
         """A scheduler job: start the source's crawl as our own task, unless it is still running.
@@ -200,6 +271,9 @@ class Monitor:
         if name in self.in_flight:
             log.info("source %s: previous crawl still running; skipping this turn", name)
             return
+        due = await asyncio.to_thread(self.store.next_due, name)
+        if due is not None and due > self.clock():
+            return  # backing off after failures, or a quiet source polled less often
         task = asyncio.get_running_loop().create_task(self._guarded(name))
         self.in_flight[name] = task
         task.add_done_callback(lambda _t: self.in_flight.pop(name, None))
@@ -234,13 +308,14 @@ class Monitor:
         scheduler.add_job(self.deliver_job, "interval", seconds=DELIVER_EVERY, id="__deliver__", coalesce=True, max_instances=1)
         scheduler.start()
         health = None
-        if self.settings.config.health is not None:
-            host, port = self.settings.config.health.listen.rsplit(":", 1)
+        listen = self.http or (self.settings.config.health.listen if self.settings.config.health else None)
+        if listen:
             try:
-                health = await asyncio.start_server(self._health, host, int(port))
-                log.info("health endpoint on http://%s:%s/health", host, port)
+                health = await serve_http(listen, self._healthz, self._health_report, self.metrics.render)
+                log.info("http endpoint on http://%s (/healthz, /health, /metrics)", listen)
             except OSError as exc:
-                log.error("health endpoint not started on %s: %s", self.settings.config.health.listen, exc)
+                log.error("http endpoint not started on %s: %s", listen, exc)
+        self.scheduler = scheduler
         log.info("daemon started: %d sources scheduled", len(self.settings.config.sources))
         stamps = _stamps(self.settings)
         self.wake = asyncio.Event()
@@ -269,6 +344,8 @@ class Monitor:
 
     reload_requested = False
     wake: asyncio.Event | None = None
+    scheduler = None
+    http: str | None = None  # --http HOST:PORT
 
     def health(self) -> dict:
         """What the health endpoint reports: sources, the outbox, and alerts given up on."""
@@ -296,29 +373,30 @@ class Monitor:
             "sources": sources,
         }
 
-    async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        import json
-
+    async def _health_report(self) -> tuple[int, dict]:
+        """/health: sources and the outbox; 503 when alerts were given up on."""
         try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            path = request.split()[1].decode() if len(request.split()) > 1 else "/"
-            if path.split("?")[0] not in ("/", "/health"):
-                status, body = "404 Not Found", b'{"error": "not found"}'
-            else:
-                report = await asyncio.to_thread(self.health)
-                status = "200 OK" if report["status"] == "ok" else "503 Service Unavailable"
-                body = json.dumps(report, ensure_ascii=False).encode()
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError, IndexError):
-            pass
-        finally:
-            writer.close()
+            report = await asyncio.to_thread(self.health)
+        except Exception as exc:  # noqa: BLE001 - the database is unreachable
+            return 503, {"status": "down", "error": f"database: {exc}"}
+        return (200 if report["status"] == "ok" else 503), report
+
+    async def _healthz(self) -> tuple[int, dict]:
+        """/healthz: alive means the scheduler runs and the database answers."""
+        scheduler_ok = self.scheduler is not None and self.scheduler.running
+        try:
+            report = await asyncio.to_thread(self.health)
+            database_ok = True
+        except Exception as exc:  # noqa: BLE001
+            report, database_ok = {"error": f"database: {exc}"}, False
+        ok = scheduler_ok and database_ok
+        return (200 if ok else 503), {
+            "status": "ok" if ok else "unhealthy",
+            "scheduler": "running" if scheduler_ok else "stopped",
+            "database": "reachable" if database_ok else "unreachable",
+            "sources": report.get("sources", []),
+            "outbox": report.get("deliveries", {}),
+        }
 
     async def deliver_job(self) -> None:
         async with self.lock:
@@ -334,7 +412,7 @@ class Monitor:
             job = scheduler.get_job(name)
             if job is None:
                 scheduler.add_job(
-                    self.tick, "interval", seconds=interval, args=[name], id=name,
+                    self.tick, "interval", seconds=interval, args=[name], id=name, jitter=min(30.0, interval * 0.1),
                     next_run_time=self.clock(), coalesce=True, max_instances=1, misfire_grace_time=None,
                 )
             elif job.trigger.interval != timedelta(seconds=interval):

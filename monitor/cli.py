@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 from datetime import datetime
 
@@ -24,10 +25,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"config file (default: $MONITOR_CONFIG or {config_mod.DEFAULT_PATH})",
     )
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
+    common.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS, help="log lines as text (default) or JSON")
     p = argparse.ArgumentParser(prog="monitor", description="Watch news outlets and alert once per story.", parents=[common])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", parents=[common], help="run the daemon (or one pass with --once)")
     run.add_argument("--once", action="store_true", help="fetch every source once, alert, and exit")
+    run.add_argument("--http", metavar="HOST:PORT", help="serve /healthz, /health and /metrics (Prometheus) here")
     sub.add_parser("check-config", parents=[common], help="validate the config file")
     stories = sub.add_parser("stories", parents=[common], help="list recent stories")
     stories.add_argument("--json", action="store_true")
@@ -55,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(path: str) -> Settings | None:
+def _load(path: str, log_warnings: bool = False) -> Settings | None:
     try:
         settings = config_mod.load(path)
     except ConfigError as exc:
@@ -63,7 +66,10 @@ def _load(path: str) -> Settings | None:
             print(problem, file=sys.stderr)
         return None
     for warning in settings.warnings:
-        print(warning, file=sys.stderr)
+        if log_warnings:  # the daemon's log, in the daemon's log format
+            logging.getLogger("monitor.config").warning("%s", warning)
+        else:
+            print(warning, file=sys.stderr)
     return settings
 
 
@@ -101,12 +107,17 @@ def _main(argv: list[str] | None) -> int:
         level=logging.DEBUG if verbose else getattr(logging, os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if getattr(args, "log_format", "text") == "json":
+        from monitor.observe import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for noisy in ("scrapy", "apscheduler", "trafilatura", "htmldate", "py.warnings", "apprise", "twisted"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     if not os.path.exists(path):
         print(f"{path}:1: config file not found (use --config FILE or MONITOR_CONFIG)", file=sys.stderr)
         return EXIT_CONFIG
-    settings = _load(path)
+    settings = _load(path, log_warnings=args.command == "run")
     if settings is None:
         return EXIT_CONFIG
 
@@ -115,7 +126,10 @@ def _main(argv: list[str] | None) -> int:
         print(f"{path}: OK ({len(c.sources)} sources, {len(c.watches)} watches, {len(c.notify)} notify targets)")
         return 0
     if args.command == "run":
-        return _run(settings, once=args.once)
+        if args.http and not re.match(r"^[^:\s]+:\d+$", args.http):
+            print(f"monitor run: --http {args.http!r}: expected HOST:PORT, e.g. 127.0.0.1:9108", file=sys.stderr)
+            return EXIT_CONFIG
+        return _run(settings, once=args.once, http=args.http)
     if args.command == "stories":
         try:
             since = parse_duration(args.since)
@@ -141,13 +155,14 @@ def _main(argv: list[str] | None) -> int:
     return 1
 
 
-def _run(settings: Settings, once: bool) -> int:
+def _run(settings: Settings, once: bool, http: str | None = None) -> int:
     from monitor.app import Monitor, install_signals, run_on_reactor
 
     store = _open_store(settings)
     if store is None:
         return 1
     monitor = Monitor(settings, store=store)
+    monitor.http = http
 
     async def main() -> int:
         if once:

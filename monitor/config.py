@@ -56,6 +56,7 @@ class _SourceBase(_Closed):
     language: Language
     interval: Duration | None = None
     timeout: Duration | None = None
+    max_interval: Duration | None = None  # a quiet source is polled less often, up to this (default 4x interval)
 
 
 class RssSource(_SourceBase):
@@ -196,6 +197,14 @@ NotifyTarget = Annotated[
 ]
 
 
+class Operator(_Closed):
+    """Who hears about sources that fail for hours or fall silent."""
+
+    notify: list[str] = []
+    failing_after: Duration = 6 * 3600.0
+    silence_factor: float = Field(default=3.0, gt=1.0)
+
+
 class Health(_Closed):
     listen: Annotated[str, Field(pattern=r"^[^:]+:\d+$")] = "127.0.0.1:8088"
 
@@ -211,6 +220,7 @@ class Config(_Closed):
     notify: dict[str, NotifyTarget] = {}
     templates: dict[Kind, dict[Literal["title", "body"], str]] = {}
     health: Health | None = None
+    operator: Operator = Operator()
     watches: list[Watch] = []
     include: str | list[str] | None = None
 
@@ -219,6 +229,9 @@ class Config(_Closed):
 
     def timeout(self, source: RssSource | HtmlSource) -> float:
         return source.timeout or self.defaults.timeout
+
+    def max_interval(self, source: RssSource | HtmlSource) -> float:
+        return max(source.max_interval or 4 * self.interval(source), self.interval(source))
 
 
 @dataclass(frozen=True)
@@ -538,7 +551,7 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
             if target not in config.notify:
                 known = ", ".join(sorted(config.notify)) or "none defined"
                 problems.append(Problem(*at("watches", i, "notify", j), f"watch '{watch.name}': unknown notify target '{target}' (known: {known})"))
-        known_sources = {s.name for s in config.sources}
+        known_sources = {s.name for s in config.sources}  # noqa: F841 - used below
         for j, source in enumerate(watch.sources or []):
             if source not in known_sources:
                 problems.append(Problem(*at("watches", i, "sources", j), f"watch '{watch.name}': unknown source '{source}'"))
@@ -555,6 +568,10 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
         make_url(db)
     except Exception as exc:  # sqlalchemy raises ArgumentError for junk
         problems.append(Problem(*at("database"), f"database is not a valid SQLAlchemy URL: {exc}"))
+
+    for j, target in enumerate(config.operator.notify):
+        if target not in config.notify:
+            problems.append(Problem(*at("operator", "notify", j), f"operator: unknown notify target '{target}'"))
 
     if config.templates:
         from monitor.render import Renderer, TemplateError

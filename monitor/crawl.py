@@ -40,6 +40,9 @@ class CrawlResult:
     items_seen: int = 0
     error: str | None = None
     not_modified: bool = False
+    error_class: str = ""  # dns, timeout, connection, http, parse, blocked, other
+    retry_after: float | None = None  # the outlet asked us to wait this long (429/503)
+    seconds: float = 0.0
     validators: dict[str, str] | None = None  # ETag/Last-Modified to send next time (feeds)
 
 
@@ -100,6 +103,7 @@ class Crawler:
             await asyncio.wait_for(asyncio.shield(task), deadline + 5)
         except asyncio.TimeoutError:
             result.error = f"crawl did not finish within {deadline + 5:g}s; stopped"
+            result.error_class = "timeout"
             await crawler.stop_async()
             await asyncio.wait([task], timeout=10)
         except Exception as exc:  # a crawl that cannot even start is this source's failure, not the daemon's
@@ -109,9 +113,11 @@ class Crawler:
         if spider is not None:
             result.items_seen = spider.items_seen
             result.not_modified = getattr(spider, "not_modified", False)
+            result.retry_after = spider.retry_after
             result.validators = getattr(spider, "validators", None)
             if spider.failures and result.error is None:
                 result.error = "; ".join(spider.failures)
+            result.error_class = (result.error_class or spider.failure_class or "other") if result.error else ""
         return result
 
     async def stop(self) -> None:

@@ -291,6 +291,15 @@ class Deliverer:
             counts.failed += len(ids)
             log.error("sending %s to '%s' failed: %s; retrying at %s", planned.kind, target, error, (now + delay).isoformat(timespec="seconds"))
 
+    def operator(self, target: str, title: str, text: str, now: datetime) -> bool:
+        """A message about the monitor itself (a source failing or silent); True when every URL took it."""
+        if target not in self.targets or target in self.unconfigured:
+            return False
+        ok = all(self.send(url, Message(title=title, body=text, format="text")).error is None for url in self.targets[target])
+        if ok:
+            self.store.log_message(target, "operator", now)
+        return ok
+
     def test(self, target: str, now: datetime) -> list[tuple[str, Outcome]]:
         """`monitor notify-test`: one plain message to every URL of a target."""
         out = []

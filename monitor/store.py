@@ -11,13 +11,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from sqlalchemy import Column, Text, UniqueConstraint, event, false, func, or_
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from monitor.types import Article, Hit, StoryArticle
+
+if TYPE_CHECKING:
+    from monitor.schedule import Cadence
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,12 @@ class SourceState(SQLModel, table=True):
     new_items: int = 0
     consecutive_failures: int = 0
     not_modified: bool = False  # the last fetch was answered 304
+    error_class: str = ""  # dns, timeout, connection, http, parse, blocked, other
+    failing_since: datetime | None = None
+    last_new_item: datetime | None = None
+    publish_gap: float = 0.0  # usual seconds between fetches bringing new articles (moving average)
+    next_due: datetime | None = None  # adaptive polling and failure back-off
+    incident: str = ""  # the operator alert already sent for the current trouble (failing, silent)
     etag: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     last_modified: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
@@ -199,10 +208,18 @@ class Store:
         new_items: int,
         validators: dict[str, str] | None = None,
         not_modified: bool = False,
-    ) -> None:
-        with Session(self.engine) as s:
+        error_class: str = "",
+        retry_after: float | None = None,
+        cadence: "Cadence | None" = None,
+    ) -> SourceState:
+        from monitor.schedule import next_due, updated_gap
+
+        with Session(self.engine, expire_on_commit=False) as s:
             state = s.get(SourceState, name) or SourceState(name=name)
             state.last_fetch = utc(when)
+            if new_items and not error:
+                state.publish_gap = updated_gap(state.publish_gap, aware(state.last_new_item), utc(when))
+                state.last_new_item = utc(when)
             state.not_modified = not_modified and not error
             if not state.not_modified:
                 state.items = items
@@ -215,20 +232,41 @@ class Store:
             if error:
                 state.outcome = "error"
                 state.error = error
+                state.error_class = error_class or "other"
                 state.consecutive_failures += 1
+                state.failing_since = state.failing_since or utc(when)
             else:
                 state.outcome = "ok"
                 state.error = ""
+                state.error_class = ""
                 state.last_success = utc(when)
                 state.consecutive_failures = 0
+                state.failing_since = None
+            if cadence is not None:
+                state.next_due = next_due(utc(when), cadence, state.consecutive_failures, state.publish_gap, retry_after)
             s.add(state)
             s.commit()
+            return state
+
+    def set_incident(self, name: str, incident: str) -> None:
+        with Session(self.engine) as s:
+            state = s.get(SourceState, name)
+            if state is not None:
+                state.incident = incident
+                s.add(state)
+                s.commit()
+
+    def next_due(self, name: str) -> datetime | None:
+        with Session(self.engine) as s:
+            state = s.get(SourceState, name)
+            return aware(state.next_due) if state is not None else None
 
     def source_states(self) -> list[SourceState]:
         with Session(self.engine) as s:
             rows = list(s.exec(select(SourceState).order_by(SourceState.name)))
             for r in rows:
                 r.last_fetch, r.last_success = aware(r.last_fetch), aware(r.last_success)
+                r.last_new_item, r.failing_since, r.next_due = aware(r.last_new_item), aware(r.failing_since), aware(r.next_due)
             return rows
 
     def validators(self, name: str) -> dict[str, str]:

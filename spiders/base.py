@@ -32,29 +32,48 @@ class MonitorSpider(scrapy.Spider):
         self.timeout = float(timeout)
         self.known = set(known)
         self.failures: list[str] = []
+        self.failure_class = ""  # dns, timeout, connection, http, parse, blocked, other
+        self.retry_after: float | None = None  # seconds, from a 429/503 answer
         self.items_seen = 0
 
     def is_known(self, *keys: str) -> bool:
         return any(k and k in self.known for k in keys)
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, kind: str = "other") -> None:
         self.failures.append(reason)
+        self.failure_class = self.failure_class or kind
         self.logger.debug("%s: %s", self.source, reason)  # the daemon logs the outcome once
 
     def source_failed(self, failure: Failure) -> None:
         """The feed or listing page itself could not be fetched."""
         if failure.check(HttpError):
             response = failure.value.response
-            self.fail(f"HTTP {response.status} from {response.url}")
+            if response.status in (429, 503):
+                self.retry_after = _seconds(response.headers.get("Retry-After", b"").decode("latin-1"))
+            blocked = response.status in (401, 403, 429, 451)
+            self.fail(f"HTTP {response.status} from {response.url}", "blocked" if blocked else "http")
         elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
-            self.fail(f"no answer from {failure.request.url} within {self.timeout:g}s")
+            self.fail(f"no answer from {failure.request.url} within {self.timeout:g}s", "timeout")
         elif failure.check(DNSLookupError, CannotResolveHostError):
-            self.fail(f"cannot resolve host of {failure.request.url}")
+            self.fail(f"cannot resolve host of {failure.request.url}", "dns")
         elif failure.check(DownloadConnectionRefusedError):
-            self.fail(f"connection refused by {failure.request.url}")
+            self.fail(f"connection refused by {failure.request.url}", "connection")
         else:
             self.fail(f"{failure.getErrorMessage() or failure.type.__name__} ({failure.request.url})")
 
     def page_failed(self, failure: Failure) -> None:
         """An article page failed; the source as a whole did not."""
         self.logger.info("%s: article page skipped: %s", self.source, failure.getErrorMessage())
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        from datetime import datetime, timezone
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            return None

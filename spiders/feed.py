@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, AsyncIterator
 
 import scrapy
@@ -11,6 +12,9 @@ from twisted.python.failure import Failure
 from monitor.extract import extract_page, needs_fulltext, parse_feed
 from monitor.types import RawDocument
 from spiders.base import MonitorSpider
+
+
+_BLOCK_PAGE = re.compile(r"captcha|cloudflare|access denied|are you a robot|verify you are human|ddos protection|just a moment", re.I)
 
 
 class FeedSpider(MonitorSpider):
@@ -52,9 +56,12 @@ class FeedSpider(MonitorSpider):
             for key, header in (("etag", "ETag"), ("last_modified", "Last-Modified"))
             if response.headers.get(header)
         }
-        result = parse_feed(response.body, response.url, self.source, self.language, response.headers.get("Content-Type", b"").decode("latin-1"))
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        result = parse_feed(response.body, response.url, self.source, self.language, content_type)
         if result.error:
-            self.fail(result.error)
+            looks_blocked = "html" in content_type.lower() and _BLOCK_PAGE.search(response.text[:20000] if hasattr(response, "text") else "")
+            self.fail(result.error if not looks_blocked else f"an anti-bot or access page instead of the feed ({response.url})",
+                      "blocked" if looks_blocked else "parse")
             return
         if result.warning:
             self.logger.warning("%s: %s", self.source, result.warning)

@@ -81,3 +81,71 @@ def test_sigterm_lets_the_crawl_in_flight_finish(tmp_path, outlets):
     # the crawl ran to its timeout and its outcome was recorded before the exit
     assert output.index("source slow failed: no answer") < output.index("daemon stopped")
     assert "Traceback" not in output and "CancelledError" not in output
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(name) and (not labels or line.startswith(f"{name}{{")):
+            head, _, value = line.rpartition(" ")
+            got = head[len(name):].strip("{}")
+            if ",".join(sorted(got.split(","))) == want or (not labels and head == name):
+                return float(value)
+    return 0.0
+
+
+def test_http_endpoint_metrics_and_json_logs_and_304_costs_no_parsing(tmp_path, outlets):
+    import json
+
+    from conftest import free_port
+
+    port = free_port()
+    config = write_config(tmp_path / "monitor.yaml", outlets, {}, sources=["gol", "ro-stiri", "broken"], interval="1s")
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config), "--http", f"127.0.0.1:{port}", "--log-format", "json"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def metrics() -> str:
+            try:
+                return _get(base + "/metrics")[1].decode()
+            except OSError:
+                return ""
+
+        wait_until(lambda: _metric(metrics(), "monitor_fetches_total", source="ro-stiri", outcome="not_modified") >= 2, what="304 re-polls")
+        text = metrics()
+        assert _metric(text, "monitor_fetches_total", source="ro-stiri", outcome="ok") == 1  # parsed once
+        assert _metric(text, "monitor_new_articles_total", source="ro-stiri") == 4  # and never again
+        assert _metric(text, "monitor_items_total", source="ro-stiri") == 4
+        assert _metric(text, "monitor_fetches_total", source="broken", outcome="error") >= 1
+        assert "monitor_fetch_seconds_bucket" in text and "monitor_outbox_pending" in text
+        assert _metric(text, "monitor_last_success_timestamp_seconds", source="gol") > 1e9
+
+        status, body = _get(base + "/healthz")
+        report = json.loads(body)
+        assert status == 200 and report["scheduler"] == "running" and report["database"] == "reachable"
+        assert {s["name"]: s["outcome"] for s in report["sources"]}["broken"] == "error"
+        assert _get(base + "/nope")[0] == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    passes = [x for x in lines if x.get("source") == "ro-stiri" and "outcome" in x]
+    assert passes and all({"items", "new_articles", "seconds", "outcome"} <= set(x) for x in passes)
+    assert any(x["outcome"] == "not_modified" for x in passes)
+    assert any(x.get("error_class") == "http" for x in lines if x.get("source") == "broken")

@@ -116,3 +116,33 @@ def test_a_failed_transaction_leaves_no_ghosts_in_the_story_index(tmp_path, webh
         assert m.ingest([seed()]).new_stories == 1  # nothing was lost: the article comes in on the retry
     finally:
         m.store.close()
+
+
+def test_a_source_failing_for_hours_raises_one_operator_alert(tmp_path, webhook):
+    clock = Clock(datetime(2025, 11, 26, 0, tzinfo=timezone.utc))
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path / 'm.db'}",
+                "sources": [{"name": "digi24", "kind": "rss", "url": "https://www.digi24.ro/rss", "language": "ro"}],
+                "notify": {"ops": webhook.url()},
+                "operator": {"notify": ["ops"], "failing_after": "6h"},
+            }
+        )
+    )
+    m = Monitor(config.load(path), clock=clock)
+    try:
+        for hours in (0, 3, 6, 7):
+            clock.now = datetime(2025, 11, 26, hours, tzinfo=timezone.utc)
+            state = m.store.record_fetch("digi24", clock.now, "HTTP 503 from https://www.digi24.ro/rss", 0, 0, error_class="http")
+            m._check_health("digi24", state)
+        (alert,) = webhook.received
+        assert alert["title"] == "newsmonitor: source digi24 is failing"
+        assert "failing since 2025-11-26 00:00 UTC" in alert["message"] and "HTTP 503" in alert["message"]
+        clock.now += timedelta(hours=1)
+        state = m.store.record_fetch("digi24", clock.now, None, 20, 5)
+        m._check_health("digi24", state)
+        assert m.store.source_states()[0].incident == "" and len(webhook.received) == 1
+    finally:
+        m.store.close()
