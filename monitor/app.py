@@ -117,11 +117,20 @@ class Monitor:
     # ---- pure-ish pipeline, runs in a worker thread -------------------------------------
     def ingest(self, docs: list[RawDocument]) -> IngestReport:
         """Store what is new, place it in stories, match it, queue alerts: one transaction."""
-        try:
-            return self._ingest(docs)
-        except Exception:
-            self.index = StoryIndex(self.window)  # it may hold articles the failed transaction did not store
-            raise
+        from sqlalchemy.exc import IntegrityError
+
+        for attempt in range(3):
+            try:
+                return self._ingest(docs)
+            except IntegrityError:
+                # another daemon on the same database stored some of these first: try again, they are known now
+                self.index = StoryIndex(self.window)
+                if attempt == 2:
+                    raise
+            except Exception:
+                self.index = StoryIndex(self.window)  # it may hold articles the failed transaction did not store
+                raise
+        raise AssertionError("unreachable")
 
     def _ingest(self, docs: list[RawDocument]) -> IngestReport:
         now = self.clock()

@@ -142,7 +142,7 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
 
 def _lock(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        pass
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
     elif conn.dialect.name == "sqlite":
         raw = conn.connection.dbapi_connection
         if not getattr(raw, "in_transaction", True):  # pysqlite's legacy mode has not begun one

@@ -246,6 +246,10 @@ class Deliverer:
         return Alert(row.id, row.watch, row.target, row.story_id, story.title, story.articles, tuple(hits), tuple(clauses), row.previous_sent)
 
     def _deliver(self, target: str, planned: Planned, now: datetime, counts: Counts) -> None:
+        claimed = set(self.store.claim([r.id for r in planned.rows], now))
+        planned.rows = [r for r in planned.rows if r.id in claimed]
+        if not planned.rows:
+            return  # another sender (a second daemon on the same database) has them
         alerts = [a for a in (self._alert(r) for r in planned.rows) if a is not None]
         ids = [r.id for r in planned.rows]
         if not alerts:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-from sqlalchemy import Column, Text, UniqueConstraint, event, false, func, or_
+from sqlalchemy import Column, Text, UniqueConstraint, and_, event, false, func, or_, update
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -103,6 +103,7 @@ class Delivery(SQLModel, table=True):
     retry_base: datetime  # giving up is counted from here: creation, or a manual retry
     next_attempt: datetime
     sent_at: datetime | None = None
+    claimed_until: datetime | None = None  # a sender is on it: others keep off until then (several daemons, one database)
 
 
 class SentMessage(SQLModel, table=True):
@@ -471,6 +472,31 @@ class Store:
             s.commit()
             return len(rows)
 
+    def claim(self, ids: Iterable[int], now: datetime, lease: timedelta = timedelta(minutes=5)) -> list[int]:
+        """Take pending deliveries for sending; returns those this process got.
+
+        Row locks (FOR UPDATE SKIP LOCKED on PostgreSQL) plus a conditional update, so two daemons
+        on one database never both take a row; a claim expires after the lease if its sender died.
+        """
+        ids = list(ids)
+        if not ids:
+            return []
+        free = and_(
+            Delivery.id.in_(ids),
+            Delivery.status == "pending",
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < utc(now)),
+        )
+        with Session(self.engine) as s:
+            locked = list(s.exec(select(Delivery.id).where(free).with_for_update(skip_locked=True)))
+            if not locked:
+                return []
+            got = s.execute(
+                update(Delivery).where(free, Delivery.id.in_(locked)).values(claimed_until=utc(now + lease)).returning(Delivery.id)
+            )
+            claimed = sorted(row[0] for row in got)
+            s.commit()
+            return claimed
+
     def url_done(self, ids: Iterable[int], url: str) -> None:
         """One URL of a target got the message: never send it there again, whatever happens next."""
         with Session(self.engine) as s:
@@ -485,7 +511,7 @@ class Store:
         ids = list(ids)
         with Session(self.engine) as s:
             for r in s.exec(select(Delivery).where(Delivery.id.in_(ids))):
-                r.status, r.sent_at, r.attempts, r.last_error = "sent", utc(when), r.attempts + 1, ""
+                r.status, r.sent_at, r.attempts, r.last_error, r.claimed_until = "sent", utc(when), r.attempts + 1, "", None
                 s.add(r)
             s.add(SentMessage(target=target, kind=kind, digest_key=digest_key, at=utc(when), deliveries=len(ids)))
             s.commit()
@@ -496,6 +522,7 @@ class Store:
                 r.attempts += 1
                 r.last_error = error[:2000]
                 r.next_attempt = utc(retry_at)
+                r.claimed_until = None
                 if give_up:
                     r.status = "failed"
                 s.add(r)

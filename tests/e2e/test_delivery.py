@@ -141,3 +141,29 @@ def test_daemon_health_endpoint_reports_sources_and_failed_alerts(tmp_path, outl
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+def test_two_daemons_on_one_postgresql_do_not_double_send(tmp_path, outlets, webhook):
+    from conftest import _pg_database
+
+    databases = _pg_database()
+    url = next(databases)
+    try:
+        config = write_config(tmp_path / "monitor.yaml", outlets, {"chat": webhook.url()}, database=url)
+        _everything_watch(config)
+        webhook.delay = 0.2  # both are sending at the same time
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "monitor", "run", "--once", "--config", str(config)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, text=True,
+            )
+            for _ in range(2)
+        ]
+        errors = [p.communicate(timeout=300)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], errors
+        titles = Counter(m["title"] for m in webhook.received)
+        assert titles and all(n == 1 for n in titles.values()), titles
+        sent = json.loads(run_monitor("alerts", "--json", config=config).stdout)
+        assert len(sent) == len(titles) and {a["status"] for a in sent} == {"sent"}
+    finally:
+        next(databases, None)
