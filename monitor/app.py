@@ -313,6 +313,8 @@ class Monitor:
 
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=timezone.utc)
         self._schedule(scheduler)
+        if self.settings.config.retention.text:
+            scheduler.add_job(self.prune_job, "interval", hours=6, id="__prune__", next_run_time=self.clock(), coalesce=True, max_instances=1)
         # retries, digests, quiet hours and rate limits are all decided when the outbox is flushed
         scheduler.add_job(self.deliver_job, "interval", seconds=DELIVER_EVERY, id="__deliver__", coalesce=True, max_instances=1)
         scheduler.start()
@@ -407,6 +409,15 @@ class Monitor:
             "outbox": report.get("deliveries", {}),
         }
 
+    async def prune_job(self) -> None:
+        from monitor import db
+
+        keep = self.settings.config.retention.text
+        if keep:
+            n = await asyncio.to_thread(db.prune, self.store.engine, self.clock() - timedelta(seconds=keep))
+            if n:
+                log.info("retention: emptied the text of %d article(s) older than %g day(s)", n, keep / 86400)
+
     async def deliver_job(self) -> None:
         async with self.lock:
             await asyncio.to_thread(self.deliver)
@@ -414,7 +425,7 @@ class Monitor:
     def _schedule(self, scheduler) -> None:  # noqa: ANN001
         wanted = {s.name: s for s in self.settings.config.sources}
         for job in scheduler.get_jobs():
-            if job.id != "__deliver__" and job.id not in wanted:
+            if not job.id.startswith("__") and job.id not in wanted:
                 job.remove()
         for name, source in wanted.items():
             interval = self.settings.config.interval(source)

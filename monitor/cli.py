@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--failed", action="store_true", help="only deliveries given up on")
     alerts.add_argument("--all-failed", action="store_true", help="with retry: every failed delivery")
     alerts.add_argument("--json", action="store_true")
+    db = sub.add_parser("db", parents=[common], help="database: upgrade (migrate), stats, prune (retention)")
+    db.add_argument("action", choices=["upgrade", "stats", "prune"])
+    db.add_argument("--json", action="store_true")
     ntest = sub.add_parser("notify-test", parents=[common], help="send a test message to a notify target")
     ntest.add_argument("target")
     explain = sub.add_parser("explain", parents=[common], help="which watches match a stored article, and why")
@@ -152,6 +155,8 @@ def _main(argv: list[str] | None) -> int:
         return _alerts(settings, args)
     if args.command == "notify-test":
         return _notify_test(settings, args.target)
+    if args.command == "db":
+        return _db(settings, args.action, args.json)
     return 1
 
 
@@ -393,3 +398,35 @@ def _notify_test(settings: Settings, target: str) -> int:
         scheme = url.split(":", 1)[0]
         print(f"{target} ({scheme}): " + ("OK, sent" if outcome.error is None else f"FAILED: {outcome.error}"))
     return 0 if all(o.error is None for _, o in results) else 1
+
+
+def _db(settings: Settings, action: str, as_json: bool) -> int:
+    from datetime import timedelta
+
+    from monitor import db
+    from monitor.app import utcnow
+
+    store = _open_store(settings)  # opening migrates: `upgrade` only reports it
+    if store is None:
+        return 1
+    if action == "upgrade":
+        print(f"database at revision {db.current(store.engine)} (newest: {db.head()})")
+        return 0
+    if action == "prune":
+        keep = settings.config.retention.text
+        if keep is None:
+            print("monitor db prune: set retention: {text: 90d} in the config first", file=sys.stderr)
+            return EXIT_CONFIG
+        n = db.prune(store.engine, utcnow() - timedelta(seconds=keep))
+        print(f"pruned the text of {n} article(s) older than {keep / 86400:g} day(s)")
+        return 0
+    stats = db.stats(store.engine)
+    if as_json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(f"backend {stats['backend']}, revision {stats['revision']}, size {stats['size_bytes'] / 1e6:.1f} MB")
+    for table, n in sorted(stats["rows"].items()):
+        print(f"  {table:15} {n:>10,} rows")
+    print(f"  articles with text {stats['articles_with_text']:,}, pruned {stats['articles_pruned']:,}")
+    print(f"  oldest article {stats['oldest_article']}, newest {stats['newest_article']}")
+    return 0

@@ -197,6 +197,10 @@ NotifyTarget = Annotated[
 ]
 
 
+class Retention(_Closed):
+    text: Duration | None = None  # articles' full text older than this is emptied (metadata and stories kept)
+
+
 class Operator(_Closed):
     """Who hears about sources that fail for hours or fall silent."""
 
@@ -221,6 +225,7 @@ class Config(_Closed):
     templates: dict[Kind, dict[Literal["title", "body"], str]] = {}
     health: Health | None = None
     operator: Operator = Operator()
+    retention: Retention = Retention()
     watches: list[Watch] = []
     include: str | list[str] | None = None
 

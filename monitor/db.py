@@ -206,7 +206,7 @@ def stats(engine: Engine) -> dict[str, Any]:
     """
     from sqlmodel import SQLModel
 
-    from monitor.store import ArticleRow, aware
+    from monitor.store import ArticleRow
 
     article = ArticleRow.__table__
     with engine.connect() as conn:
@@ -231,8 +231,8 @@ def stats(engine: Engine) -> dict[str, Any]:
         "rows": rows,
         "articles_with_text": with_text,
         "articles_pruned": rows[article.name] - with_text,
-        "oldest_article": aware(oldest),
-        "newest_article": aware(newest),
+        "oldest_article": oldest,  # UTCDateTime: already aware UTC
+        "newest_article": newest,
         "size_bytes": int(size),
         "wal_bytes": wal,
     }

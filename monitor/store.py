@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -104,6 +106,7 @@ class Delivery(SQLModel, table=True):
     next_attempt: datetime
     sent_at: datetime | None = None
     claimed_until: datetime | None = None  # a sender is on it: others keep off until then (several daemons, one database)
+    claimed_by: str = ""  # host:pid of that sender
 
 
 class SentMessage(SQLModel, table=True):
@@ -149,7 +152,9 @@ def open_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    from monitor.db import upgrade
+
+    upgrade(engine)  # creates or migrates the schema (Alembic); a no-op when current
     return engine
 
 
@@ -486,16 +491,34 @@ class Store:
             Delivery.status == "pending",
             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < utc(now)),
         )
+        self._release_dead_claims(ids, now)
         with Session(self.engine) as s:
             locked = list(s.exec(select(Delivery.id).where(free).with_for_update(skip_locked=True)))
             if not locked:
                 return []
             got = s.execute(
-                update(Delivery).where(free, Delivery.id.in_(locked)).values(claimed_until=utc(now + lease)).returning(Delivery.id)
+                update(Delivery)
+                .where(free, Delivery.id.in_(locked))
+                .values(claimed_until=utc(now + lease), claimed_by=CLAIMANT)
+                .returning(Delivery.id)
             )
             claimed = sorted(row[0] for row in got)
             s.commit()
             return claimed
+
+    def _release_dead_claims(self, ids: list[int], now: datetime) -> None:
+        """Claims held by a process of this host that no longer exists (kill -9, a crash) are void."""
+        host = CLAIMANT.rsplit(":", 1)[0]
+        with Session(self.engine) as s:
+            holders = set(
+                s.exec(
+                    select(Delivery.claimed_by).where(Delivery.id.in_(ids), Delivery.claimed_until >= utc(now), Delivery.claimed_by != "")
+                )
+            )
+            dead = [h for h in holders if h.rsplit(":", 1)[0] == host and h != CLAIMANT and not _alive(h)]
+            if dead:
+                s.execute(update(Delivery).where(Delivery.claimed_by.in_(dead)).values(claimed_until=None, claimed_by=""))
+                s.commit()
 
     def url_done(self, ids: Iterable[int], url: str) -> None:
         """One URL of a target got the message: never send it there again, whatever happens next."""
@@ -511,7 +534,7 @@ class Store:
         ids = list(ids)
         with Session(self.engine) as s:
             for r in s.exec(select(Delivery).where(Delivery.id.in_(ids))):
-                r.status, r.sent_at, r.attempts, r.last_error, r.claimed_until = "sent", utc(when), r.attempts + 1, "", None
+                r.status, r.sent_at, r.attempts, r.last_error, r.claimed_until, r.claimed_by = "sent", utc(when), r.attempts + 1, "", None, ""
                 s.add(r)
             s.add(SentMessage(target=target, kind=kind, digest_key=digest_key, at=utc(when), deliveries=len(ids)))
             s.commit()
@@ -522,7 +545,7 @@ class Store:
                 r.attempts += 1
                 r.last_error = error[:2000]
                 r.next_attempt = utc(retry_at)
-                r.claimed_until = None
+                r.claimed_until, r.claimed_by = None, ""
                 if give_up:
                     r.status = "failed"
                 s.add(r)
@@ -648,6 +671,19 @@ class Store:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+
+CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(claimant: str) -> bool:
+    try:
+        os.kill(int(claimant.rsplit(":", 1)[1]), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # someone else's process, alive
+    return True
 
 
 def retry_delay(attempts: int, jitter: float = 0.0) -> timedelta:

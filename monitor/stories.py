@@ -37,7 +37,7 @@ NUM_PERM = 64
 NEAR_COPY = 0.5  # estimated Jaccard of shingles above which two texts are one story
 MIN_COPY_WORDS = 40  # shorter texts (teasers, one-liners) are grouped by names and figures only
 WINDOW = timedelta(hours=72)  # an article may join a story first seen this long ago
-JOIN = 0.34  # entity evidence (0..1) needed to join a story
+JOIN = 0.4  # entity evidence (0..1) needed to join a story
 MIN_SHARED = 2  # distinct rare, specific keys (names, figures, dates) a new article must share with a story
 RARE_KEYS = 12  # candidate stories come from the article's rarest keys only
 POSTINGS = 200  # most recent stories looked up per key
@@ -407,15 +407,18 @@ def _is_year(key: str) -> bool:
 
 
 def _specific(key: str) -> bool:
-    """Names, figures and dates tie articles to one event; countries, alliances and years do not."""
-    return key.startswith("~") or key.startswith("date:") or (key.startswith("#") and not _is_year(key))
+    """Names, figures and dates tie articles to one event; countries, regions, alliances and years do not,
+    nor do names too short to tell apart ("Est", "Rom")."""
+    if key.startswith("~"):
+        return len(key) >= 4
+    return key.startswith("date:") or (key.startswith("#") and not _is_year(key))
 
 
 def _kind_weight(key: str) -> float:
     if key.startswith(("@day:", "@month:")) or _is_year(key):
         return 0.3
     if key.startswith("@") and not key.startswith("@city:"):
-        return 0.5  # a country or an organisation: shared by every story about it
+        return 0.5  # a country, region or organisation: shared by every story about it
     return 1.0
 
 

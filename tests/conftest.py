@@ -131,6 +131,9 @@ WATCHES = [
 ]
 
 
+DEFAULT_DATABASE: str | None = None  # set per test by tests/e2e/conftest.py to run the suite on PostgreSQL too
+
+
 def write_config(
     path: Path,
     outlets: OutletServer,
@@ -144,7 +147,7 @@ def write_config(
     manifest = outlets.manifest()
     chosen = [s for s in manifest["sources"] if sources is None or s["name"] in sources]
     cfg = {
-        "database": database or f"sqlite:///{path.parent / 'monitor.db'}",
+        "database": database or DEFAULT_DATABASE or f"sqlite:///{path.parent / 'monitor.db'}",
         "defaults": {"interval": interval, "timeout": timeout},
         "sources": chosen,
         "notify": notify,
@@ -197,3 +200,31 @@ def database_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'monitor.db'}"
     else:
         yield from _pg_database()
+
+
+# ---- the end-to-end suite runs on both storage backends -------------------------------------------
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "one_backend: the test chooses its own database(s)")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        in_e2e = E2E in Path(str(metafunc.definition.path)).resolve().parents
+        one = metafunc.definition.get_closest_marker("one_backend") is not None
+        metafunc.parametrize("backend", ["sqlite", "postgresql"] if in_e2e and not one else ["sqlite"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def backend(request, monkeypatch):
+    """For the postgresql run of an end-to-end test, write_config's default database is a fresh PostgreSQL one."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        databases = _pg_database()
+        monkeypatch.setattr(sys.modules[__name__], "DEFAULT_DATABASE", next(databases))
+        yield request.param
+        next(databases, None)
+    else:
+        yield "sqlite"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,18 @@ def test_unreachable_database_is_a_clear_error(tmp_path):
         result = run_monitor(*args, config=config)
         assert result.returncode == 1
         assert "cannot open the database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_db_commands(tmp_path):
+    config = tmp_path / "m.yaml"
+    config.write_text("database: sqlite:///m.db\nretention: {text: 30d}\n")
+    up = run_monitor("db", "upgrade", config=config)
+    assert up.returncode == 0 and "database at revision" in up.stdout
+    revision = up.stdout.split("revision ")[1].split(" ")[0]
+    assert f"(newest: {revision})" in up.stdout
+    stats = json.loads(run_monitor("db", "stats", "--json", config=config).stdout)
+    assert stats["backend"] == "sqlite" and stats["rows"]["article"] == 0 and stats["size_bytes"] > 0
+    pruned = run_monitor("db", "prune", config=config)
+    assert pruned.returncode == 0 and "pruned the text of 0 article(s) older than 30 day(s)" in pruned.stdout
+    config.write_text("database: sqlite:///m.db\n")
+    assert run_monitor("db", "prune", config=config).returncode == 2

@@ -7,6 +7,8 @@ import re
 import time
 from collections import Counter
 
+import pytest
+
 from conftest import run_monitor, write_config
 
 
@@ -27,6 +29,7 @@ def _expected_alerts(stories, manifest):
     return expected
 
 
+@pytest.mark.one_backend  # parametrized over both backends by database_url itself
 def test_run_once_collects_matches_and_alerts_once(tmp_path, outlets, smtp, webhook, database_url):
     manifest = outlets.manifest()
     config = write_config(
