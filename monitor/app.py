@@ -38,6 +38,7 @@ Clock = Callable[[], datetime]
 DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon
 HOST_CONCURRENCY = 2  # crawls of sources on the same host at once
 HOST_DELAY = 1.0  # seconds between starting two crawls on the same host
+STOP_WAIT = 120  # seconds a stop waits for crawls and deliveries in flight
 
 
 def utcnow() -> datetime:
@@ -349,8 +350,10 @@ class Monitor:
             if health is not None:
                 health.close()
             if self.in_flight:
-                log.info("stopping: finishing %d crawl(s) in flight", len(self.in_flight))
-                await asyncio.wait(list(self.in_flight.values()))
+                log.info("stopping: finishing %d crawl(s) and deliveries in flight", len(self.in_flight))
+                _, late = await asyncio.wait(list(self.in_flight.values()), timeout=STOP_WAIT)
+                if late:
+                    log.warning("stopping: %d task(s) still running after %ds; they will be redone at the next start", len(late), STOP_WAIT)
             log.info("daemon stopped")
 
     reload_requested = False
@@ -419,8 +422,20 @@ class Monitor:
                 log.info("retention: emptied the text of %d article(s) older than %g day(s)", n, keep / 86400)
 
     async def deliver_job(self) -> None:
-        async with self.lock:
-            await asyncio.to_thread(self.deliver)
+        """Flush the outbox as a tracked task, so a stop waits for the message being sent."""
+        if "__deliver__" in self.in_flight:
+            return
+
+        async def run() -> None:
+            try:
+                async with self.lock:
+                    await asyncio.to_thread(self.deliver)
+            except Exception:  # noqa: BLE001 - a database hiccup: the next flush retries
+                log.exception("delivering alerts failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.in_flight["__deliver__"] = task
+        task.add_done_callback(lambda _t: self.in_flight.pop("__deliver__", None))
 
     def _schedule(self, scheduler) -> None:  # noqa: ANN001
         wanted = {s.name: s for s in self.settings.config.sources}

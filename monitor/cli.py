@@ -241,15 +241,25 @@ def _status(settings: Settings, as_json: bool) -> int:
                 "new_items": st.new_items if st else 0,
                 "consecutive_failures": st.consecutive_failures if st else 0,
                 "not_modified": st.not_modified if st else False,
+                "error_class": (st.error_class or None) if st else None,
+                "failing_since": _iso(st.failing_since) if st else None,
+                "last_new_item": _iso(st.last_new_item) if st else None,
+                "next_fetch": _iso(st.next_due) if st else None,
+                "incident": (st.incident or None) if st else None,
             }
         )
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
-    print(f"{'source':20} {'last fetch (UTC)':17} {'outcome':8} {'items':>5} {'new':>4} {'fails':>5}  error")
+    print(f"{'source':20} {'last fetch (UTC)':17} {'outcome':8} {'items':>5} {'new':>4} {'fails':>5}  {'last new item':16}  error")
     for r in rows:
         when = r["last_fetch"][:16].replace("T", " ") if r["last_fetch"] else "-"
-        print(f"{r['name']:20} {when:17} {r['outcome']:8} {r['items']:>5} {r['new_items']:>4} {r['consecutive_failures']:>5}  {r['error'] or ''}")
+        new = r["last_new_item"][:16].replace("T", " ") if r["last_new_item"] else "-"
+        outcome = "304" if r["not_modified"] and r["outcome"] == "ok" else r["outcome"]
+        error = f"[{r['error_class']}] {r['error']}" if r["error"] else ""
+        if r["incident"]:
+            error = f"{r['incident'].upper()}: {error}".strip()
+        print(f"{r['name']:20} {when:17} {outcome:8} {r['items']:>5} {r['new_items']:>4} {r['consecutive_failures']:>5}  {new:16}  {error}")
     return 0
 
 

@@ -61,7 +61,8 @@ def _is_acronym(word: str) -> bool:
 def make_word(text: str, exact: bool = False) -> Word:
     text = nfc(text)
     kind = EXACT if exact else ACRONYM if _is_acronym(text) else NORMAL
-    return Word(text, kind, fold(text), tuple(lemma(text, lang) for lang in LEMMA_LANGUAGES))
+    lemmas = tuple(lemma(text, lang) for lang in LEMMA_LANGUAGES) if kind == NORMAL else ("",) * len(LEMMA_LANGUAGES)
+    return Word(text, kind, fold(text), lemmas)
 
 
 @dataclass(frozen=True)

@@ -53,12 +53,38 @@ LEMMA_LANGUAGES = ("ro", "en")
 
 @lru_cache(maxsize=4)
 def _folded_lemmas(lang: str) -> dict[str, str]:
-    """simplemma's dictionary with diacritics folded away, for text typed without them."""
+    """simplemma's dictionary with diacritics folded away, for text typed without them.
+
+    Building it takes about a second, so it is kept in the user's cache directory
+    (per simplemma version) and loaded from there by later processes.
+    """
+    import marshal
+    import os
+    import tempfile
+    from importlib.metadata import version
+    from pathlib import Path
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsmonitor"
+    path = cache / f"folded-lemmas-{lang}-simplemma-{version('simplemma')}.marshal"
+    try:
+        data = marshal.loads(path.read_bytes())
+        if isinstance(data, dict):
+            return data
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
     from simplemma.strategies.dictionaries import DefaultDictionaryFactory
 
     out: dict[str, str] = {}
-    for form, lemma in DefaultDictionaryFactory().get_dictionary(lang).items():
-        out.setdefault(fold(form), fold(lemma))
+    for form, lemma_ in DefaultDictionaryFactory().get_dictionary(lang).items():
+        out.setdefault(fold(form), fold(lemma_))
+    try:  # atomically, so concurrent processes never read half a file
+        cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache)
+        with os.fdopen(fd, "wb") as f:
+            f.write(marshal.dumps(out))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: build it each time, still correct
     return out
 
 
