@@ -42,7 +42,18 @@ class Word:
     text: str  # NFC, comma letters
     kind: str
     folded: str
-    lemmas: tuple[str, ...]  # one per LEMMA_LANGUAGES
+
+    @property
+    def lemmas(self) -> tuple[str, ...]:
+        """Dictionary forms, one per LEMMA_LANGUAGES; computed on first use (checking a config needs none)."""
+        found = self.__dict__.get("_lemmas")
+        if found is None:
+            if self.kind == NORMAL:
+                found = tuple(lemma(self.text, lang) for lang in LEMMA_LANGUAGES)
+            else:
+                found = ("",) * len(LEMMA_LANGUAGES)
+            object.__setattr__(self, "_lemmas", found)
+        return found
 
     def keys(self) -> list[tuple[str, ...]]:
         """Index keys under which a token equal to this word can be found."""
@@ -61,8 +72,7 @@ def _is_acronym(word: str) -> bool:
 def make_word(text: str, exact: bool = False) -> Word:
     text = nfc(text)
     kind = EXACT if exact else ACRONYM if _is_acronym(text) else NORMAL
-    lemmas = tuple(lemma(text, lang) for lang in LEMMA_LANGUAGES) if kind == NORMAL else ("",) * len(LEMMA_LANGUAGES)
-    return Word(text, kind, fold(text), lemmas)
+    return Word(text, kind, fold(text))
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,17 @@ class Store:
         retry_after: float | None = None,
         cadence: "Cadence | None" = None,
     ) -> SourceState:
+        from sqlalchemy.exc import IntegrityError
+
+        args = (name, when, error, items, new_items, validators, not_modified, error_class, retry_after, cadence)
+        try:
+            return self._record_fetch(*args)
+        except IntegrityError:  # another daemon on the same database created the row first
+            return self._record_fetch(*args)
+
+    def _record_fetch(
+        self, name, when, error, items, new_items, validators, not_modified, error_class, retry_after, cadence  # noqa: ANN001
+    ) -> SourceState:
         from monitor.schedule import next_due, updated_gap
 
         with Session(self.engine, expire_on_commit=False) as s:

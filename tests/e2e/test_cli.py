@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, run_monitor
+
+# command-line behaviour, not storage: one backend is enough (storage runs on both elsewhere)
+pytestmark = pytest.mark.one_backend
 
 SCRIPTS = Path(sys.executable).parent
 

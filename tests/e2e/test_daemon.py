@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 from conftest import ROOT, write_config
 
@@ -62,6 +63,7 @@ def test_daemon_recrawls_reloads_config_and_stops_on_sigterm(tmp_path, outlets, 
     assert set(first_alerts) <= set(titles)
 
 
+@pytest.mark.one_backend
 def test_sigterm_lets_the_crawl_in_flight_finish(tmp_path, outlets):
     config = write_config(tmp_path / "monitor.yaml", outlets, {}, sources=["slow"], interval="1h", timeout="3s")
     outlets.reset_hits()
@@ -106,6 +108,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+@pytest.mark.one_backend
 def test_http_endpoint_metrics_and_json_logs_and_304_costs_no_parsing(tmp_path, outlets):
     import json
 

@@ -8,6 +8,9 @@ import pytest
 import yaml
 from conftest import run_monitor, write_config
 
+# command-line behaviour, not storage: one backend is enough (storage runs on both elsewhere)
+pytestmark = pytest.mark.one_backend
+
 
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory, outlets):
