@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Union
 
-from monitor.text import LEMMA_LANGUAGES, Token, fold, lemma, nfc, tokenize
+from monitor.text import LEMMA_LANGUAGES, fold, lemma, nfc, tokenize
 from monitor.types import Hit, Match
 
 

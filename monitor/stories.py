@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

@@ -157,6 +157,19 @@ def write_config(
     return path
 
 
+def start_daemon(config: Path, log_path: Path | None = None, *args: str) -> subprocess.Popen:
+    """`monitor run --config FILE ARGS` in the background, its output in log_path (or discarded)."""
+    out = open(log_path, "w") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config), *args],
+            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        if log_path is not None:
+            out.close()
+
+
 def run_monitor(*args: str, config: Path, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python -m monitor ARGS --config FILE` as a user would run it."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 import yaml
-from conftest import ROOT, write_config
+from conftest import start_daemon, write_config
 
 
 def wait_until(condition, timeout: float = 60.0, what: str = "condition") -> None:
@@ -26,11 +23,7 @@ def test_daemon_recrawls_reloads_config_and_stops_on_sigterm(tmp_path, outlets, 
     config = write_config(tmp_path / "monitor.yaml", outlets, {"desk-chat": webhook.url()}, sources=["gol", "ro-stiri"], interval="1s")
     outlets.reset_hits()
     log_path = tmp_path / "daemon.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    proc = start_daemon(config, log_path)
     try:
         # the same process crawls again and again: the reactor is not restarted between crawls
         wait_until(lambda: outlets.hits_snapshot()["/gol/rss.xml"] >= 3, what="three crawls of gol")
@@ -68,11 +61,7 @@ def test_sigterm_lets_the_crawl_in_flight_finish(tmp_path, outlets):
     config = write_config(tmp_path / "monitor.yaml", outlets, {}, sources=["slow"], interval="1h", timeout="3s")
     outlets.reset_hits()
     log_path = tmp_path / "daemon.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    proc = start_daemon(config, log_path)
     try:
         wait_until(lambda: outlets.hits_snapshot()["/slow/rss.xml"] >= 1, what="the slow feed to be requested")
     finally:
@@ -117,11 +106,7 @@ def test_http_endpoint_metrics_and_json_logs_and_304_costs_no_parsing(tmp_path, 
     port = free_port()
     config = write_config(tmp_path / "monitor.yaml", outlets, {}, sources=["gol", "ro-stiri", "broken"], interval="1s")
     log_path = tmp_path / "daemon.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(config), "--http", f"127.0.0.1:{port}", "--log-format", "json"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    proc = start_daemon(config, log_path, "--http", f"127.0.0.1:{port}", "--log-format", "json")
     base = f"http://127.0.0.1:{port}"
     try:
         def metrics() -> str:

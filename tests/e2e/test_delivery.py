@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 import yaml
-from conftest import ROOT, free_port, run_monitor, write_config
+from conftest import ROOT, free_port, run_monitor, start_daemon, write_config
 
 
 def _everything_watch(config):
@@ -117,10 +117,7 @@ def test_daemon_health_endpoint_reports_sources_and_failed_alerts(tmp_path, outl
     data["notify"]["chat"] = {"url": webhook.url(), "give_up_after": "1s"}
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
     webhook.fail_with = 500
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = start_daemon(config)
     try:
         report = None
         deadline = time.monotonic() + 60

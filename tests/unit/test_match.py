@@ -214,7 +214,6 @@ def test_two_thousand_watches_match_exactly_the_right_ones():
     rng = random.Random(20240501)
     vocabulary = [f"cuvânt{i}" for i in range(3000)]
     watches = []
-    expected_for: dict[str, set[str]] = {}
     for i in range(2000):
         a, b, c = rng.sample(vocabulary, 3)
         kind = i % 4
