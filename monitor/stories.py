@@ -105,6 +105,13 @@ def _gazetteer() -> tuple[dict[tuple[str, ...], str], dict[tuple[str, ...], str]
     return folded, exact, longest
 
 
+@lru_cache(maxsize=1)
+def _gazetteer_starts() -> frozenset[str]:
+    """First words (folded, or =lemma) of every multi-form gazetteer name: most text words start none."""
+    folded, _, _ = _gazetteer()
+    return frozenset(k[0] for k in folded)
+
+
 def _strip_case(word: str) -> str:
     for ending in _RO_CASE_ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 4:
@@ -137,18 +144,34 @@ def _keys(body: str, language: str) -> set[str]:
     # compared with diacritics: "Putin" is a name even where "puțin" (little) is in the text
     lowered = {nfc(w) for w, _ in words if w[:1].islower()}
     used = [False] * len(words)
-    # places and organisations, one to three words, in either language
-    for n in range(longest, 0, -1):
-        for i in range(len(words) - n + 1):
+    starts = _gazetteer_starts()
+    folded_words = [fold(w) for w, _ in words]
+    lemma_words: list[str | None] = [None] * len(words)
+
+    def lemma_at(j: int) -> str:
+        if lemma_words[j] is None:
+            lemma_words[j] = "=" + lemma(words[j][0], "ro")
+        return lemma_words[j]  # type: ignore[return-value]
+
+    # places and organisations, one to several words, in either language
+    for i in range(len(words)):
+        by_form = folded_words[i] in starts
+        by_lemma = language == "ro" and not by_form and lemma_at(i) in starts
+        acronym = words[i][0] if words[i][0].isupper() and len(words[i][0]) <= 5 else None
+        if not (by_form or by_lemma or (acronym and (acronym,) in exact_gaz)):
+            continue
+        for n in range(min(longest, len(words) - i), 0, -1):
             if any(used[i : i + n]):
                 continue
-            raw = tuple(w for w, _ in words[i : i + n])
-            folded = tuple(fold(w) for w in raw)
-            hit = exact_gaz.get(raw) if n == 1 else None
-            if hit is None and not (n == 1 and raw[0].isupper() and len(raw[0]) <= 5):
-                hit = folded_gaz.get(folded)
+            hit = exact_gaz.get((acronym,)) if n == 1 and acronym else None
+            if hit is None and not (n == 1 and acronym):
+                hit = folded_gaz.get(tuple(folded_words[i : i + n]))
                 if hit is None and language == "ro":
-                    hit = folded_gaz.get(tuple("=" + lemma(w, "ro") for w in raw))
+                    hit = folded_gaz.get(tuple(lemma_at(j) for j in range(i, i + n)))
+            if hit is not None:
+                keys.add("@" + hit)
+                used[i : i + n] = [True] * n
+                break
             if hit is not None:
                 keys.add("@" + hit)
                 used[i : i + n] = [True] * n
