@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon
-HOST_CONCURRENCY = 2  # crawls of sources on the same host at once
-HOST_DELAY = 1.0  # seconds between starting two crawls on the same host
 STOP_WAIT = 120  # seconds a stop waits for crawls and deliveries in flight
 
 
@@ -180,11 +178,12 @@ class Monitor:
 
     @asynccontextmanager
     async def _host_slot(self, url: str):  # noqa: ANN202
-        """Sources on one host share a limit: two crawls at a time, started at least a second apart."""
+        """Sources on one host share a limit: `per_host` crawls at a time, started `host_delay` apart."""
         host = urlsplit(url).netloc.lower()
-        slot = self._hosts.setdefault(host, asyncio.Semaphore(HOST_CONCURRENCY))
+        defaults = self.settings.config.defaults
+        slot = self._hosts.setdefault(host, asyncio.Semaphore(defaults.per_host))
         async with slot:
-            wait = self._host_started.get(host, 0.0) + HOST_DELAY - time.monotonic()
+            wait = self._host_started.get(host, 0.0) + defaults.host_delay - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             self._host_started[host] = time.monotonic()

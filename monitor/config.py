@@ -38,6 +38,13 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _duration_or_zero(value: Any) -> float:
+    return 0.0 if value in (0, "0", "0s") else parse_duration(value)
+
+
+Pause = Annotated[float, BeforeValidator(_duration_or_zero)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
 
 
@@ -48,6 +55,8 @@ class _Closed(BaseModel):
 class Defaults(_Closed):
     interval: Duration = 600.0
     timeout: Duration = 20.0
+    per_host: Annotated[int, Field(ge=1)] = 2  # crawls of sources on one host at the same time
+    host_delay: Pause = 1.0  # pause between starting two crawls on one host
 
 
 class _SourceBase(_Closed):
