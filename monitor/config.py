@@ -560,12 +560,12 @@ def _settle(config: Config, main: Path, files: list[Path], lines: _Lines, enviro
             expanded.append(value)
         targets[name] = expanded
 
+    known_sources = {s.name for s in config.sources}
     for i, watch in enumerate(config.watches):
         for j, target in enumerate(watch.notify):
             if target not in config.notify:
                 known = ", ".join(sorted(config.notify)) or "none defined"
                 problems.append(Problem(*at("watches", i, "notify", j), f"watch '{watch.name}': unknown notify target '{target}' (known: {known})"))
-        known_sources = {s.name for s in config.sources}  # noqa: F841 - used below
         for j, source in enumerate(watch.sources or []):
             if source not in known_sources:
                 problems.append(Problem(*at("watches", i, "sources", j), f"watch '{watch.name}': unknown source '{source}'"))
