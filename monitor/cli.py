@@ -17,6 +17,14 @@ from monitor.config import ConfigError, Settings, parse_duration
 EXIT_CONFIG = 2
 
 
+def _duration_arg(value: str) -> float:
+    """--since values: a clear usage error (exit 2) instead of a traceback for '3 days'."""
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -34,13 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", parents=[common], help="validate the config file")
     stories = sub.add_parser("stories", parents=[common], help="list recent stories")
     stories.add_argument("--json", action="store_true")
-    stories.add_argument("--since", default="24h", help="how far back (e.g. 6h, 7d; default 24h)")
+    stories.add_argument("--since", default="24h", type=_duration_arg, help="how far back (e.g. 6h, 7d; default 24h)")
     status = sub.add_parser("status", parents=[common], help="show each source's last fetch")
     status.add_argument("--json", action="store_true")
     test = sub.add_parser("test-watch", parents=[common], help="replay stored articles through one watch")
     test.add_argument("name", nargs="?", help="a watch of the config (or a label for --query)")
     test.add_argument("--query", help="try an unsaved query instead of a configured watch")
-    test.add_argument("--since", default="7d", help="how far back (default 7d)")
+    test.add_argument("--since", default="7d", type=_duration_arg, help="how far back (default 7d)")
     test.add_argument("--json", action="store_true")
     alerts = sub.add_parser("alerts", parents=[common], help="list deliveries, or re-queue failed ones (alerts retry ID|--all-failed)")
     alerts.add_argument("action", nargs="?", choices=["retry"], help="retry: re-queue failed deliveries")
@@ -134,21 +142,11 @@ def _main(argv: list[str] | None) -> int:
             return EXIT_CONFIG
         return _run(settings, once=args.once, http=args.http)
     if args.command == "stories":
-        try:
-            since = parse_duration(args.since)
-        except ValueError as exc:
-            print(f"monitor stories: --since: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
-        return _stories(settings, since, args.json)
+        return _stories(settings, args.since, args.json)
     if args.command == "status":
         return _status(settings, args.json)
     if args.command == "test-watch":
-        try:
-            since = parse_duration(args.since)
-        except ValueError as exc:
-            print(f"monitor test-watch: --since: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
-        return _test_watch(settings, args.name, args.query, since, args.json)
+        return _test_watch(settings, args.name, args.query, args.since, args.json)
     if args.command == "explain":
         return _explain(settings, args.url, args.json)
     if args.command == "alerts":

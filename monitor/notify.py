@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ import apprise
 
 from monitor.config import Target
 from monitor.render import Message, Renderer
+from monitor.schedule import retry_after_seconds
 from monitor.store import PendingDelivery, Store, retry_delay
 from monitor.types import Alert
 
@@ -75,20 +76,6 @@ def _install_response_hook() -> None:
     requests.Session.send = send  # type: ignore[method-assign]
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(parsedate_to_datetime(value).tzinfo)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
 def send_apprise(url: str, message: Message) -> Outcome:
     """Send one message to one Apprise URL."""
     _install_response_hook()
@@ -105,7 +92,8 @@ def send_apprise(url: str, message: Message) -> Outcome:
     if ok:
         return Outcome()
     detail = " ".join(captured.getvalue().split())[-300:] or "delivery failed"
-    wait = next((_retry_after(h) for status, h in reversed(responses) if status == 429 and h), None)
+    now = datetime.now(timezone.utc)
+    wait = next((retry_after_seconds(h, now) for status, h in reversed(responses) if status == 429 and h), None)
     if wait is None and any(status == 429 for status, _ in responses):
         wait = 60.0  # rate-limited without saying for how long
     return Outcome(f"{plugin.service_name}: {detail}", wait)

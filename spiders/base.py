@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import scrapy
@@ -13,6 +14,8 @@ try:  # Scrapy >= 2.13 wraps transport errors in its own exceptions
 except ImportError:  # pragma: no cover
     CannotResolveHostError = DownloadConnectionRefusedError = DownloadTimeoutError = TimeoutError  # type: ignore[misc]
 from twisted.python.failure import Failure
+
+from monitor.schedule import retry_after_seconds
 
 
 class MonitorSpider(scrapy.Spider):
@@ -49,7 +52,8 @@ class MonitorSpider(scrapy.Spider):
         if failure.check(HttpError):
             response = failure.value.response
             if response.status in (429, 503):
-                self.retry_after = _seconds(response.headers.get("Retry-After", b"").decode("latin-1"))
+                header = response.headers.get("Retry-After", b"").decode("latin-1")
+                self.retry_after = retry_after_seconds(header, datetime.now(timezone.utc))
             blocked = response.status in (401, 403, 429, 451)
             self.fail(f"HTTP {response.status} from {response.url}", "blocked" if blocked else "http")
         elif failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
@@ -65,15 +69,3 @@ class MonitorSpider(scrapy.Spider):
         """An article page failed; the source as a whole did not."""
         self.logger.info("%s: article page skipped: %s", self.source, failure.getErrorMessage())
 
-
-def _seconds(value: str) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        from datetime import datetime, timezone
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-        except (TypeError, ValueError):
-            return None

@@ -51,3 +51,13 @@ def test_incident(failing_for, silent_for, gap, expected):
     failing_since = NOW - failing_for if failing_for else None
     last_new = NOW - silent_for if silent_for else None
     assert incident(NOW, failing_since, last_new, gap, timedelta(hours=6), 3.0) == expected
+
+
+@pytest.mark.parametrize(
+    "header, seconds",
+    [("120", 120.0), ("0", 0.0), ("Wed, 26 Nov 2025 12:05:00 GMT", 300.0), ("Wed, 26 Nov 2025 11:00:00 GMT", 0.0), ("soon", None), ("", None), (None, None)],
+)
+def test_retry_after_header(header, seconds):
+    from monitor.schedule import retry_after_seconds
+
+    assert retry_after_seconds(header, NOW) == seconds
