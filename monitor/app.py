@@ -11,11 +11,12 @@ import asyncio
 import logging
 import signal
 import time
+from itertools import islice
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 from monitor import config as config_mod
 from monitor.config import ConfigError, HtmlSource, RssSource, Settings
@@ -28,13 +29,15 @@ from monitor.schedule import Cadence, incident
 from monitor.store import aware
 from monitor.notify import Counts, Deliverer, Sender, send_apprise
 from monitor.render import Renderer
-from monitor.store import Store
+from monitor.store import Fetch, NewMatch, SourceState, Store, validators_of
 from monitor.stories import Features, StoryIndex, features
-from monitor.types import RawDocument
+from monitor.types import Article, RawDocument
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+KNOWN_LINKS = 500  # recent links per source read from the store at start
+KNOWN_LINKS_KEPT = 100  # at least this many kept per source (or 3x its feed's length)
 DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon
 STOP_WAIT = 120  # seconds a stop waits for crawls and deliveries in flight
 
@@ -51,6 +54,13 @@ class IngestReport:
     matches: int = 0
     queued: int = 0
     updates: int = 0
+    by_source: dict[str, "IngestReport"] = field(default_factory=dict)
+
+    def of(self, source: str) -> "IngestReport":
+        part = self.by_source.get(source)
+        if part is None:
+            part = self.by_source[source] = IngestReport()
+        return part
 
 
 def build_watchlist(settings: Settings) -> Watchlist:
@@ -88,6 +98,9 @@ class Monitor:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._host_started: dict[str, float] = {}
         self.in_flight: dict[str, asyncio.Task] = {}  # source name -> its running crawl (daemon)
+        self.states: dict[str, SourceState] | None = None  # source states as last written (read once at start)
+        self.known: dict[str, dict[str, None]] = {}  # source -> links and GUIDs of its recent entries, oldest first
+        self._batch = Batcher(self._store_batch)
 
     def apply(self, settings: Settings) -> None:
         """Take a (re)loaded config; the database URL is fixed for the process's life."""
@@ -109,6 +122,10 @@ class Monitor:
             renderer=Renderer(settings.config.templates),
             send=self.send,
         )
+
+    async def _store_batch(self, results: list[CrawlResult]) -> None:
+        async with self.lock:
+            await asyncio.to_thread(self.store_results, results)
 
     def source(self, name: str) -> RssSource | HtmlSource | None:
         return next((s for s in self.settings.config.sources if s.name == name), None)
@@ -134,39 +151,60 @@ class Monitor:
     def _ingest(self, docs: list[RawDocument]) -> IngestReport:
         now = self.clock()
         report = IngestReport(received=len(docs))
+        for d in docs:
+            report.of(d.source).received += 1
         articles = [a for a in (to_article(d, now) for d in docs) if a.text or a.title]
         with self.store.session() as s:
-            new = self.store.save_articles(s, articles)
-            report.new = len(new)
-            if new:
+            fresh = self.store.fresh_articles(s, articles)
+            if fresh:
                 self.index.forget_before(now - self.window)
                 for article_id, story_id, stored, fetched in self.store.recent_articles(s, now - self.window, self.index.loaded_upto):
                     self.index.add(article_id, story_id, Features.from_json(stored), fetched)
-            for item in new:
-                a = item.article
+            article_ids = self.store.next_ids(s, "article")
+            story_ids: Iterator[int] | None = None
+            rows: list[tuple[int, Article, int, dict]] = []
+            new_stories: list[tuple[int, str]] = []
+            grown: set[int] = set()
+            matches: list[NewMatch] = []
+            for a in fresh:
+                article_id = next(article_ids)
                 feats = features(a.title, a.text, a.language)
-                placed = self.index.place(feats, now)
-                story_id = placed.story_id
+                story_id = self.index.place(feats, now).story_id
+                mine = report.of(a.source)
+                mine.new += 1
                 if story_id is None:
-                    story_id = self.store.new_story(s, a.title, now)
-                    report.new_stories += 1
+                    story_ids = story_ids or self.store.next_ids(s, "story")
+                    story_id = next(story_ids)
+                    new_stories.append((story_id, a.title))
+                    mine.new_stories += 1
                 else:
-                    report.updates += self.store.queue_updates(s, story_id, now, self.updating_watches)
-                self.store.attach(s, item.id, story_id, now, feats.to_json())
-                self.index.add(item.id, story_id, feats, now)
+                    grown.add(story_id)
+                rows.append((article_id, a, story_id, feats.to_json()))
+                self.index.add(article_id, story_id, feats, now)
                 for m in self.watchlist.match(a.title, a.text, a.language, a.source):
-                    report.matches += 1
-                    report.queued += self.store.record_match(
-                        s, m.watch, item.id, story_id, m.hits, self.targets_of.get(m.watch, []), now, m.clause, self.modes.get(m.watch)
+                    mine.matches += 1
+                    matches.append(
+                        NewMatch(m.watch, article_id, story_id, m.hits, tuple(self.targets_of.get(m.watch, ())), m.clause, self.modes.get(m.watch))
                     )
+            self.store.insert_stories(s, new_stories, now)
+            self.store.insert_articles(s, rows)
+            grown -= {i for i, _ in new_stories}
+            self.store.touch_stories(s, grown, now)
+            for story_id in sorted(grown):
+                report.updates += self.store.queue_updates(s, story_id, now, self.updating_watches)
+            report.queued = self.store.record_matches(s, matches, now)
             s.commit()
+        for part in report.by_source.values():
+            report.new += part.new
+            report.new_stories += part.new_stories
+            report.matches += part.matches
         return report
 
     def deliver(self, ignore_backoff: bool = False) -> Counts:
         counts = self.deliverer.flush(self.clock(), ignore_backoff)
         for outcome in ("sent", "failed", "gave_up"):
             self.metrics.alerts.labels(outcome).inc(counts[outcome])
-        self.metrics.pending.set(self.store.counts()["pending"])
+        self.metrics.pending.set(self.store.pending_count())
         return counts
 
     # ---- the loop side ------------------------------------------------------------------
@@ -175,6 +213,10 @@ class Monitor:
         if self._crawler is None:
             self._crawler = Crawler()
         return self._crawler
+
+    async def close_crawler(self) -> None:
+        if self._crawler is not None:
+            await self._crawler.stop()
 
     @asynccontextmanager
     async def _host_slot(self, url: str):  # noqa: ANN202
@@ -199,32 +241,76 @@ class Monitor:
         source = self.source(name)
         if source is None:
             return None
-        config = self.settings.config
-        timeout = config.timeout(source)
-        known = await asyncio.to_thread(self.store.known_links, name)
-        validators = await asyncio.to_thread(self.store.validators, name) if isinstance(source, RssSource) else None
+        timeout = self.settings.config.timeout(source)
+        await self._warm()
+        validators = validators_of(self.states[name]) if isinstance(source, RssSource) and name in self.states else None
+        known = self.known.get(name)
+        if known is None:
+            known = self.known[name] = dict.fromkeys(await asyncio.to_thread(self.store.known_links, name, KNOWN_LINKS))
         started = time.monotonic()
         async with self._host_slot(source.url):
             result = await self.crawler.crawl(source, timeout, known, validators)
         result.seconds = time.monotonic() - started
-        async with self.lock:
-            try:
-                report = await asyncio.to_thread(self.ingest, result.documents)
-            except Exception as exc:
-                log.exception("%s: storing %d articles failed", name, len(result.documents))
-                result.error = result.error or f"storing articles failed: {exc}"
-                result.error_class = result.error_class or "store"
-                report = IngestReport(received=len(result.documents))
-            cadence = Cadence(config.interval(source), config.max_interval(source))
-            state = await asyncio.to_thread(
-                self.store.record_fetch, name, self.clock(), result.error, result.items_seen, report.new,
-                result.validators, result.not_modified, result.error_class, result.retry_after, cadence,
-            )
-            self._observe(name, result, report)
-            await asyncio.to_thread(self._check_health, name, state)
-            if deliver:
+        await self._batch.submit(result)
+        if deliver and self.alerts_queued:
+            self.alerts_queued = False
+            async with self.lock:
                 await asyncio.to_thread(self.deliver)
         return result
+
+    async def _warm(self) -> None:
+        """Source states are read once, then kept: a pass over unchanged feeds reads nothing."""
+        if self.states is None:
+            self.states = {st.name: st for st in await asyncio.to_thread(self.store.source_states)}
+
+    def store_results(self, results: list[CrawlResult]) -> None:
+        """What a batch of crawls brought: articles in one transaction, source states in another."""
+        try:
+            report = self.ingest([d for r in results for d in r.documents])
+        except Exception:
+            if len(results) == 1:
+                self._store_failed(results[0])
+                report = IngestReport()
+            else:  # one source's articles may be the trouble: the others must not fail with it
+                for r in results:
+                    self.store_results([r])
+                return
+        self.alerts_queued = self.alerts_queued or bool(report.queued or report.updates)
+        config = self.settings.config
+        fetches = []
+        for r in results:
+            source = self.source(r.source)
+            part = report.by_source.get(r.source) or IngestReport(received=len(r.documents))
+            cadence = Cadence(config.interval(source), config.max_interval(source)) if source else None
+            fetches.append(
+                Fetch(r.source, self.clock(), r.error, r.items_seen, part.new, r.validators, r.not_modified, r.error_class, r.retry_after, cadence)
+            )
+            self._observe(r.source, r, part)
+            self._remember(r)
+        for name, state in self.store.record_fetches(fetches).items():
+            assert self.states is not None
+            self.states[name] = state
+            self._check_health(name, state)
+
+    def _store_failed(self, result: CrawlResult) -> None:
+        log.exception("%s: storing %d articles failed", result.source, len(result.documents))
+        result.error = result.error or "storing articles failed"
+        result.error_class = result.error_class or "store"
+        result.validators = None
+
+    def _remember(self, result: CrawlResult) -> None:
+        """The links of a source's recent entries, so its next pass skips fetching their pages again."""
+        known = self.known.get(result.source)
+        if known is None or result.error:
+            return
+        for d in result.documents:
+            for key in (d.url, d.guid, d.canonical_url):
+                if key:
+                    known.pop(key, None)
+                    known[key] = None
+        limit = max(KNOWN_LINKS_KEPT, 3 * result.items_seen)
+        for key in list(islice(known, max(0, len(known) - limit))):
+            del known[key]
 
     def _observe(self, name: str, result: CrawlResult, report: IngestReport) -> None:
         outcome = "error" if result.error else "not_modified" if result.not_modified else "ok"
@@ -262,6 +348,7 @@ class Monitor:
             return
         if trouble is None:
             self.store.set_incident(name, "")
+            state.incident = ""
             return
         if trouble == "failing":
             text = f"Source '{name}' has been failing since {aware(state.failing_since):%Y-%m-%d %H:%M} UTC: {state.error}"
@@ -270,6 +357,7 @@ class Monitor:
         log.warning("operator alert: %s", text)
         if not op.notify or all(self.deliverer.operator(t, f"newsmonitor: source {name} is {trouble}", text, now) for t in op.notify):
             self.store.set_incident(name, trouble)
+            state.incident = trouble
 
     async def tick(self, name: str) -> None:
         """A scheduler job: start the source's crawl as our own task, unless it is still running.
@@ -280,7 +368,9 @@ class Monitor:
         if name in self.in_flight:
             log.info("source %s: previous crawl still running; skipping this turn", name)
             return
-        due = await asyncio.to_thread(self.store.next_due, name)
+        await self._warm()
+        state = self.states.get(name)  # type: ignore[union-attr]
+        due = aware(state.next_due) if state is not None else None
         if due is not None and due > self.clock():
             return  # backing off after failures, or a quiet source polled less often
         task = asyncio.get_running_loop().create_task(self._guarded(name))
@@ -300,6 +390,7 @@ class Monitor:
         async with self.lock:
             # a one-off pass (cron, a user at the terminal) retries every pending alert now
             counts = await asyncio.to_thread(self.deliver, True)
+        await self.close_crawler()
         failed = [r for r in results if r is not None and r.error]
         log.info(
             "pass complete: %d sources (%d failed), alerts sent %d, failed %d, waiting %d, held %d, given up %d",
@@ -353,9 +444,11 @@ class Monitor:
                 _, late = await asyncio.wait(list(self.in_flight.values()), timeout=STOP_WAIT)
                 if late:
                     log.warning("stopping: %d task(s) still running after %ds; they will be redone at the next start", len(late), STOP_WAIT)
+            await self.close_crawler()
             log.info("daemon stopped")
 
     reload_requested = False
+    alerts_queued = False  # the last batch queued alerts: deliver now rather than at the next outbox flush
     wake: asyncio.Event | None = None
     scheduler = None
     http: str | None = None  # --http HOST:PORT
@@ -465,6 +558,38 @@ class Monitor:
         self.apply(settings)
         self._schedule(scheduler)
         log.info("config reloaded: %d sources, %d watches", len(settings.config.sources), len(settings.config.watches))
+
+
+class Batcher:
+    """Work that arrives while the previous batch is being done waits, then goes in together.
+
+    Crawls finish one by one; storing each alone would cost a transaction per source.
+    Under load the batches grow by themselves, and an idle daemon stores at once.
+    """
+
+    def __init__(self, work: Callable[[list], "asyncio.Future | object"]):
+        self.work = work
+        self.waiting: list[tuple[object, asyncio.Future]] = []
+        self.running: asyncio.Task | None = None
+
+    async def submit(self, item: object) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, done))
+        if self.running is None or self.running.done():
+            self.running = asyncio.get_running_loop().create_task(self._drain())
+        await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                await self.work([item for item, _ in batch])  # type: ignore[misc]
+            except Exception as exc:  # noqa: BLE001 - handed to every waiter
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
 
 
 def _stamps(settings: Settings) -> tuple[float, ...]:

@@ -2,10 +2,11 @@
 
 How crawls run inside the long-lived daemon: one process, one Twisted reactor
 (Scrapy's AsyncioSelectorReactor) that drives one asyncio loop for the daemon's
-whole life. APScheduler's AsyncIOScheduler and every crawl share that loop;
-each crawl is a fresh Scrapy Crawler started with AsyncCrawlerRunner, so the
-reactor is never restarted (Scrapy cannot restart it) and crawls of different
-sources run concurrently. `install_reactor()` must run before anything imports
+whole life. APScheduler's AsyncIOScheduler and every crawl share that loop.
+One Scrapy crawler, started with AsyncCrawlerRunner on first use, stays open
+for the process's life, and each source's crawl is a job of its one spider
+(spiders/jobs.py): a pass over a thousand feeds costs a thousand requests, not
+a thousand crawler start-ups, and crawls of different sources run concurrently. `install_reactor()` must run before anything imports
 twisted.internet.reactor.
 """
 
@@ -57,68 +58,97 @@ def scrapy_settings() -> ScrapySettings:
 
 
 class Crawler:
-    """Runs spiders on the running loop; one instance per daemon.
+    """Runs every source's crawl as a job of one long-lived spider on the running loop.
 
     Scrapy is imported lazily so that `check-config`, `status` and friends start fast
     and nothing touches twisted.internet.reactor before install_reactor().
     """
 
     def __init__(self, settings: ScrapySettings | None = None):
-        from scrapy.crawler import AsyncCrawlerRunner
-
         self.settings = settings or scrapy_settings()
-        self.runner = AsyncCrawlerRunner(self.settings)
+        self._crawler = None
+        self._spider = None
+        self._task = None
+        self._starting: asyncio.Future | None = None
+
+    async def _jobs(self):  # noqa: ANN202
+        """The shared spider, started on first use (and again if it ever closed)."""
+        if self._spider is not None and self._task is not None and not self._task.done():
+            return self._spider
+        if self._starting is not None:
+            return await asyncio.shield(self._starting)
+        from scrapy import signals
+        from scrapy.crawler import AsyncCrawlerRunner
+        from scrapy.crawler import Crawler as ScrapyCrawler
+
+        from spiders.jobs import JobsSpider
+
+        loop = asyncio.get_running_loop()
+        self._starting = opened = loop.create_future()
+        crawler = ScrapyCrawler(JobsSpider, self.settings.copy())
+
+        def on_open(spider, **_: object) -> None:  # noqa: ANN001
+            if not opened.done():
+                opened.set_result(spider)
+
+        crawler.signals.connect(on_open, signal=signals.spider_opened)
+        self._on_open = on_open  # signals hold receivers weakly
+        runner = AsyncCrawlerRunner(self.settings)
+        self._task = asyncio.ensure_future(runner.crawl(crawler))
+
+        def ended(task: asyncio.Future) -> None:
+            if not opened.done():
+                failed = not task.cancelled() and task.exception()
+                opened.set_exception(failed or RuntimeError("the crawler stopped before it opened"))
+
+        self._task.add_done_callback(ended)
+        try:
+            self._spider = await opened
+        finally:
+            self._starting = None
+        self._crawler = crawler
+        return self._spider
 
     async def crawl(
         self, source: RssSource | HtmlSource, timeout: float, known: Iterable[str] = (), validators: dict[str, str] | None = None
     ) -> CrawlResult:
         """Fetch a source once; never raises for a source's own faults, and never outlives its deadline."""
-        from scrapy import signals
-        from scrapy.crawler import Crawler as ScrapyCrawler
-
         from spiders.feed import FeedSpider
         from spiders.listing import ListingSpider
 
-        settings = self.settings.copy()
-        settings.set("DOWNLOAD_TIMEOUT", timeout, priority="spider")
-        # the feed or listing request, then article pages: a few timeouts at most, then stop
-        deadline = timeout * 3 + 5
-        settings.set("CLOSESPIDER_TIMEOUT", deadline, priority="spider")
-        if isinstance(source, RssSource):
-            spidercls, extra = FeedSpider, {"fulltext": source.fulltext, "validators": validators}
-        else:
-            spidercls, extra = ListingSpider, {"link_pattern": source.link_pattern, "link_selector": source.link_selector}
-        crawler = ScrapyCrawler(spidercls, settings)
         result = CrawlResult(source.name)
-
-        def collect(item: RawDocument, **_: object) -> None:
-            result.documents.append(item)
-
-        # Scrapy's signals hold receivers weakly: `collect` stays referenced until the crawl ends
-        crawler.signals.connect(collect, signal=signals.item_scraped)
-        task = self.runner.crawl(
-            crawler, url=source.url, source=source.name, language=source.language, timeout=timeout, known=set(known), **extra
-        )
+        common = {"url": source.url, "source": source.name, "language": source.language, "timeout": timeout, "known": known}
+        if isinstance(source, RssSource):
+            handler = FeedSpider(fulltext=source.fulltext, validators=validators, **common)
+        else:
+            handler = ListingSpider(link_pattern=source.link_pattern, link_selector=source.link_selector, **common)
+        # the feed or listing request, then article pages: a few timeouts at most, then stop
+        deadline = timeout * 3 + 10
         try:
-            await asyncio.wait_for(asyncio.shield(task), deadline + 5)
-        except asyncio.TimeoutError:
-            result.error = f"crawl did not finish within {deadline + 5:g}s; stopped"
-            result.error_class = "timeout"
-            await crawler.stop_async()
-            await asyncio.wait([task], timeout=10)
+            spider = await self._jobs()
+            job = await spider.submit(handler, timeout)
         except Exception as exc:  # a crawl that cannot even start is this source's failure, not the daemon's
             log.exception("%s: crawl failed", source.name)
             result.error = f"crawl failed: {exc}"
-        spider = crawler.spider
-        if spider is not None:
-            result.items_seen = spider.items_seen
-            result.not_modified = getattr(spider, "not_modified", False)
-            result.retry_after = spider.retry_after
-            result.validators = getattr(spider, "validators", None)
-            if spider.failures and result.error is None:
-                result.error = "; ".join(spider.failures)
-            result.error_class = (result.error_class or spider.failure_class or "other") if result.error else ""
+            result.error_class = "other"
+            return result
+        try:
+            await asyncio.wait_for(asyncio.shield(job.done), deadline)
+        except asyncio.TimeoutError:
+            spider.abandon(job)
+            result.error = f"crawl did not finish within {deadline:g}s; stopped"
+            result.error_class = "timeout"
+        result.documents = job.documents
+        result.items_seen = handler.items_seen
+        result.not_modified = getattr(handler, "not_modified", False)
+        result.retry_after = handler.retry_after
+        result.validators = getattr(handler, "validators", None)
+        if handler.failures and result.error is None:
+            result.error = "; ".join(handler.failures)
+        result.error_class = (result.error_class or handler.failure_class or "other") if result.error else ""
         return result
 
     async def stop(self) -> None:
-        await self.runner.stop()
+        if self._crawler is not None and self._task is not None and not self._task.done():
+            await self._crawler.stop_async()
+            await asyncio.wait([self._task], timeout=10)

@@ -6,6 +6,7 @@ Times are aware UTC on both sides (SQLModel's UTCDateTime).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-from sqlalchemy import Column, Text, UniqueConstraint, and_, event, false, func, or_, update
+from sqlalchemy import Column, Text, UniqueConstraint, and_, bindparam, event, false, func, or_, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -46,6 +47,7 @@ class SourceState(SQLModel, table=True):
     incident: str = ""  # the operator alert already sent for the current trouble (failing, silent)
     etag: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     last_modified: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    content_hash: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # of the last feed body read
 
 
 class StoryRow(SQLModel, table=True):
@@ -93,7 +95,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("watch", "story_id", "target", "seq"),)
     id: int | None = Field(default=None, primary_key=True)
     watch: str
-    story_id: int = Field(foreign_key="story.id")
+    story_id: int = Field(foreign_key="story.id", index=True)
     target: str
     seq: int = 0  # 0: the alert; 1, 2, ...: "also covered by" follow-ups (watches with updates: true)
     mode: str = "instant"  # instant, or digest:watch:NAME / digest:target:NAME (which schedule sends it)
@@ -166,6 +168,79 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
+class NewMatch:
+    watch: str
+    article_id: int
+    story_id: int
+    hits: tuple[Hit, ...]
+    targets: tuple[str, ...]
+    clause: str = ""
+    modes: dict[str, str] | None = None
+
+
+@dataclass
+class Fetch:
+    """One source's pass, as the source state records it."""
+
+    name: str
+    when: datetime
+    error: str | None
+    items: int
+    new_items: int
+    validators: dict[str, str] | None = None
+    not_modified: bool = False
+    error_class: str = ""
+    retry_after: float | None = None
+    cadence: "Cadence | None" = None
+
+    def apply(self, state: SourceState) -> None:
+        from monitor.schedule import next_due, updated_gap
+
+        when, error = utc(self.when), self.error
+        state.last_fetch = when
+        if self.new_items and not error:
+            state.publish_gap = updated_gap(state.publish_gap, aware(state.last_new_item), when)
+            state.last_new_item = when
+        state.not_modified = self.not_modified and not error
+        if not state.not_modified:
+            state.items = self.items
+            state.new_items = self.new_items
+        else:
+            state.new_items = 0
+        if self.validators is not None and not error:
+            state.etag = self.validators.get("etag", "")
+            state.last_modified = self.validators.get("last_modified", "")
+            state.content_hash = self.validators.get("hash", "")
+        if error:
+            state.outcome = "error"
+            state.error = error
+            state.error_class = self.error_class or "other"
+            state.consecutive_failures = (state.consecutive_failures or 0) + 1
+            state.failing_since = state.failing_since or when
+        else:
+            state.outcome = "ok"
+            state.error = ""
+            state.error_class = ""
+            state.last_success = when
+            state.consecutive_failures = 0
+            state.failing_since = None
+        if self.cadence is not None:
+            state.next_due = next_due(when, self.cadence, state.consecutive_failures, state.publish_gap, self.retry_after)
+
+
+def validators_of(state: SourceState) -> dict[str, str]:
+    """What the next fetch of a feed sends (ETag, Last-Modified) and compares (the body's hash)."""
+    pairs = (("etag", state.etag), ("last_modified", state.last_modified), ("hash", state.content_hash))
+    return {k: v for k, v in pairs if v}
+
+
+def _chunks(values: Sequence, size: int = 500) -> Iterator[Sequence]:
+    """IN-lists of a bounded size (SQLite caps bound parameters)."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+@dataclass(frozen=True)
 class StoryView:
     id: int
     title: str
@@ -218,52 +293,30 @@ class Store:
         retry_after: float | None = None,
         cadence: "Cadence | None" = None,
     ) -> SourceState:
+        fetch = Fetch(name, when, error, items, new_items, validators, not_modified, error_class, retry_after, cadence)
+        return self.record_fetches([fetch])[name]
+
+    def record_fetches(self, fetches: Sequence["Fetch"]) -> dict[str, SourceState]:
+        """The outcome of a pass over some sources, one transaction; returns their new states."""
         from sqlalchemy.exc import IntegrityError
 
-        args = (name, when, error, items, new_items, validators, not_modified, error_class, retry_after, cadence)
         try:
-            return self._record_fetch(*args)
-        except IntegrityError:  # another daemon on the same database created the row first
-            return self._record_fetch(*args)
+            return self._record_fetches(fetches)
+        except IntegrityError:  # another daemon on the same database created a row first
+            return self._record_fetches(fetches)
 
-    def _record_fetch(
-        self, name, when, error, items, new_items, validators, not_modified, error_class, retry_after, cadence  # noqa: ANN001
-    ) -> SourceState:
-        from monitor.schedule import next_due, updated_gap
-
+    def _record_fetches(self, fetches: Sequence["Fetch"]) -> dict[str, SourceState]:
         with Session(self.engine, expire_on_commit=False) as s:
-            state = s.get(SourceState, name) or SourceState(name=name)
-            state.last_fetch = utc(when)
-            if new_items and not error:
-                state.publish_gap = updated_gap(state.publish_gap, aware(state.last_new_item), utc(when))
-                state.last_new_item = utc(when)
-            state.not_modified = not_modified and not error
-            if not state.not_modified:
-                state.items = items
-                state.new_items = new_items
-            else:
-                state.new_items = 0
-            if validators is not None and not error:
-                state.etag = validators.get("etag", "")
-                state.last_modified = validators.get("last_modified", "")
-            if error:
-                state.outcome = "error"
-                state.error = error
-                state.error_class = error_class or "other"
-                state.consecutive_failures += 1
-                state.failing_since = state.failing_since or utc(when)
-            else:
-                state.outcome = "ok"
-                state.error = ""
-                state.error_class = ""
-                state.last_success = utc(when)
-                state.consecutive_failures = 0
-                state.failing_since = None
-            if cadence is not None:
-                state.next_due = next_due(utc(when), cadence, state.consecutive_failures, state.publish_gap, retry_after)
-            s.add(state)
+            states: dict[str, SourceState] = {}
+            for chunk in _chunks(sorted({f.name for f in fetches})):
+                states.update((st.name, st) for st in s.exec(select(SourceState).where(SourceState.name.in_(chunk))))
+            for fetch in fetches:
+                state = states.get(fetch.name) or SourceState(name=fetch.name)
+                states[fetch.name] = state
+                fetch.apply(state)
+                s.add(state)
             s.commit()
-            return state
+            return states
 
     def set_incident(self, name: str, incident: str) -> None:
         with Session(self.engine) as s:
@@ -292,7 +345,7 @@ class Store:
             state = s.get(SourceState, name)
             if state is None:
                 return {}
-            return {k: v for k, v in (("etag", state.etag), ("last_modified", state.last_modified)) if v}
+            return validators_of(state)
 
     def known_links(self, source: str, limit: int = 5000) -> set[str]:
         """URLs and GUIDs of a source's recent articles, so spiders skip what is stored."""
@@ -306,10 +359,11 @@ class Store:
             return {v for row in rows for v in row if v}
 
     # ---- articles ------------------------------------------------------------------
-    def save_articles(self, session: Session, articles: Sequence[Article]) -> list[StoredArticle]:
-        """Insert what is new (by canonical URL, source+GUID, source+text); return only the new ones.
+    def fresh_articles(self, session: Session, articles: Sequence[Article]) -> list[Article]:
+        """The articles not stored yet (by canonical URL, source+GUID, source+text), in order.
 
-        A known article whose headline changed keeps the newest headline.
+        A known article whose headline changed gets the newest headline. Nothing new is
+        written here: the caller inserts the fresh ones with `insert_articles`.
         """
         unique: dict[str, Article] = {}
         for a in articles:
@@ -317,54 +371,79 @@ class Store:
         batch = list(unique.values())
         if not batch:
             return []
-        canon = [a.canonical_url for a in batch]
-        guids = [a.guid for a in batch if a.guid]
-        prints = [a.fingerprint for a in batch]
-        existing = list(
-            session.exec(
-                select(ArticleRow).where(
-                    or_(
-                        ArticleRow.canonical_url.in_(canon),
-                        ArticleRow.guid.in_(guids) if guids else false(),
-                        ArticleRow.fingerprint.in_(prints),
-                    )
-                )
-            )
-        )
-        by_canon = {r.canonical_url: r for r in existing}
-        by_guid = {(r.source, r.guid): r for r in existing if r.guid}
-        by_print = {(r.source, r.fingerprint): r for r in existing}
-        new: list[tuple[ArticleRow, Article]] = []
+        cols = (ArticleRow.id, ArticleRow.canonical_url, ArticleRow.source, ArticleRow.guid, ArticleRow.fingerprint, ArticleRow.title)
+        existing: dict[int, tuple] = {}
+        for column, values in (
+            (ArticleRow.canonical_url, [a.canonical_url for a in batch]),
+            (ArticleRow.guid, [a.guid[:2000] for a in batch if a.guid]),
+            (ArticleRow.fingerprint, [a.fingerprint for a in batch]),
+        ):
+            for chunk in _chunks(sorted(set(values))):
+                for row in session.exec(select(*cols).where(column.in_(chunk))):
+                    existing[row[0]] = tuple(row)
+        by_canon = {r[1]: r for r in existing.values()}
+        by_guid = {(r[2], r[3]): r for r in existing.values() if r[3]}
+        by_print = {(r[2], r[4]): r for r in existing.values()}
+        fresh: list[Article] = []
+        retitled: list[dict] = []
         seen_guid: set[tuple[str, str]] = set()
         seen_print: set[tuple[str, str]] = set()
         for a in batch:
-            old = by_canon.get(a.canonical_url) or (by_guid.get((a.source, a.guid)) if a.guid else None)
+            old = by_canon.get(a.canonical_url) or (by_guid.get((a.source, a.guid[:2000])) if a.guid else None)
             old = old or by_print.get((a.source, a.fingerprint))
             if old is not None:
-                if a.title and old.title != a.title:
-                    old.title = a.title
-                    session.add(old)
+                if a.title and old[5] != a.title:
+                    retitled.append({"_id": old[0], "title": a.title})
                 continue
             if (a.guid and (a.source, a.guid) in seen_guid) or (a.source, a.fingerprint) in seen_print:
                 continue
             seen_guid.add((a.source, a.guid))
             seen_print.add((a.source, a.fingerprint))
-            row = ArticleRow(
-                url=a.url,
-                canonical_url=a.canonical_url,
-                guid=a.guid[:2000],
-                source=a.source,
-                language=a.language,
-                title=a.title,
-                text=a.text,
-                published=utc(a.published),
-                fetched=utc(a.fetched),
-                fingerprint=a.fingerprint,
-            )
-            session.add(row)
-            new.append((row, a))
-        session.flush()
-        return [StoredArticle(row.id, None, a) for row, a in new]  # type: ignore[arg-type]
+            fresh.append(a)
+        if retitled:
+            table = ArticleRow.__table__
+            session.execute(update(table).where(table.c.id == bindparam("_id")).values(title=bindparam("title")), retitled)
+        return fresh
+
+    def next_ids(self, session: Session, table: str, chunk: int = 256) -> Iterator[int]:
+        """Ids for new rows of a table, known before the rows are written (so a batch goes in one INSERT).
+
+        PostgreSQL hands them out from the table's sequence, safe with other writers;
+        SQLite has one writer at a time, and a clash with another process's insert
+        fails the transaction, which the caller retries.
+        """
+        if self.engine.dialect.name == "postgresql":
+            while True:
+                yield from session.execute(
+                    text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": chunk}
+                ).scalars()
+        else:
+            start = session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
+            yield from itertools.count(start + 1)
+
+    def insert_articles(self, session: Session, rows: list[tuple[int, Article, int | None, dict | None]]) -> None:
+        """(id, article, story id, story features) rows, one INSERT for the lot."""
+        if not rows:
+            return
+        session.execute(
+            ArticleRow.__table__.insert(),
+            [
+                {
+                    "id": article_id, "url": a.url, "canonical_url": a.canonical_url, "guid": a.guid[:2000], "source": a.source,
+                    "language": a.language, "title": a.title, "text": a.text, "published": utc(a.published), "fetched": utc(a.fetched),
+                    "fingerprint": a.fingerprint, "story_id": story_id, "features": json.dumps(feats) if feats is not None else "",
+                }
+                for article_id, a, story_id, feats in rows
+            ],
+        )
+
+    def save_articles(self, session: Session, articles: Sequence[Article]) -> list[StoredArticle]:
+        """Insert what is new, not yet in a story; return only the new ones."""
+        fresh = self.fresh_articles(session, articles)
+        ids = self.next_ids(session, "article")
+        rows = [(next(ids), a, None, None) for a in fresh]
+        self.insert_articles(session, rows)
+        return [StoredArticle(i, None, a) for i, a, _, _ in rows]
 
     def recent_articles(self, session: Session, since: datetime, after_id: int = 0) -> list[tuple[int, int, dict, datetime]]:
         """(article id, story id, story features, fetched) of grouped articles fetched since a time."""
@@ -380,24 +459,72 @@ class Store:
         )
         return [(r[0], r[1], json.loads(r[2]), aware(r[3])) for r in rows]
 
+    def insert_stories(self, session: Session, stories: list[tuple[int, str]], when: datetime) -> None:
+        """(id, title) rows, first and last seen now."""
+        if stories:
+            session.execute(
+                StoryRow.__table__.insert(),
+                [{"id": i, "title": title, "first_seen": utc(when), "last_seen": utc(when)} for i, title in stories],
+            )
+
+    def touch_stories(self, session: Session, story_ids: Iterable[int], when: datetime) -> None:
+        """Stories that grew were last seen now."""
+        for chunk in _chunks(sorted(set(story_ids))):
+            session.execute(update(StoryRow.__table__).where(StoryRow.__table__.c.id.in_(chunk)).values(last_seen=utc(when)))
+
     def new_story(self, session: Session, title: str, when: datetime) -> int:
-        story = StoryRow(title=title, first_seen=utc(when), last_seen=utc(when))
-        session.add(story)
-        session.flush()
-        return story.id  # type: ignore[return-value]
+        story_id = next(self.next_ids(session, "story", 1))
+        self.insert_stories(session, [(story_id, title)], when)
+        return story_id
 
     def attach(self, session: Session, article_id: int, story_id: int, when: datetime, features: dict | None = None) -> None:
-        row = session.get(ArticleRow, article_id)
-        story = session.get(StoryRow, story_id)
-        assert row is not None and story is not None
-        row.story_id = story_id
+        values: dict = {"story_id": story_id}
         if features is not None:
-            row.features = json.dumps(features)
-        story.last_seen = utc(when)
-        session.add(row)
-        session.add(story)
+            values["features"] = json.dumps(features)
+        session.execute(update(ArticleRow.__table__).where(ArticleRow.__table__.c.id == article_id).values(**values))
+        self.touch_stories(session, [story_id], when)
 
     # ---- matches and the outbox --------------------------------------------------------
+    def record_matches(self, session: Session, matches: Sequence["NewMatch"], when: datetime) -> int:
+        """Store matches and queue one delivery per target unless the story was already queued. Returns new deliveries.
+
+        The delivery rows are written in the same transaction as the matches: nothing is sent before they exist.
+        """
+        if not matches:
+            return 0
+        session.execute(
+            MatchRow.__table__.insert(),
+            [
+                {
+                    "watch": m.watch, "article_id": m.article_id, "story_id": m.story_id, "clause": m.clause, "created": utc(when),
+                    "hits": json.dumps([h.__dict__ for h in m.hits], ensure_ascii=False),
+                }
+                for m in matches
+            ],
+        )
+        table = Delivery.__table__
+        queued: set[tuple[str, int, str]] = set()
+        for chunk in _chunks(sorted({m.story_id for m in matches if m.targets})):
+            queued.update(
+                tuple(r) for r in session.execute(select(table.c.watch, table.c.story_id, table.c.target).where(table.c.story_id.in_(chunk)))
+            )
+        rows = []
+        for m in matches:
+            for target in dict.fromkeys(m.targets):
+                key = (m.watch, m.story_id, target)
+                if key not in queued:
+                    queued.add(key)
+                    rows.append(
+                        {
+                            "watch": m.watch, "story_id": m.story_id, "target": target, "seq": 0, "mode": (m.modes or {}).get(target, "instant"),
+                            "status": "pending", "attempts": 0, "last_error": "", "done_urls": "[]", "claimed_by": "",
+                            "created": utc(when), "retry_base": utc(when), "next_attempt": utc(when),
+                        }
+                    )
+        if rows:
+            session.execute(table.insert(), rows)
+        return len(rows)
+
     def record_match(
         self,
         session: Session,
@@ -410,39 +537,7 @@ class Store:
         clause: str = "",
         modes: dict[str, str] | None = None,
     ) -> int:
-        """Store a match and queue one delivery per target unless the story was already queued. Returns new deliveries.
-
-        The delivery row is written in the same transaction as the match: nothing is sent before it exists.
-        """
-        session.add(
-            MatchRow(
-                watch=watch,
-                article_id=article_id,
-                story_id=story_id,
-                hits=json.dumps([h.__dict__ for h in hits], ensure_ascii=False),
-                clause=clause,
-                created=utc(when),
-            )
-        )
-        targets = list(dict.fromkeys(targets))
-        if not targets:
-            return 0
-        queued = set(
-            session.exec(
-                select(Delivery.target).where(Delivery.watch == watch, Delivery.story_id == story_id, Delivery.target.in_(targets))
-            )
-        )
-        added = 0
-        for target in targets:
-            if target not in queued:
-                session.add(
-                    Delivery(
-                        watch=watch, story_id=story_id, target=target, mode=(modes or {}).get(target, "instant"),
-                        created=utc(when), retry_base=utc(when), next_attempt=utc(when),
-                    )
-                )
-                added += 1
-        return added
+        return self.record_matches(session, [NewMatch(watch, article_id, story_id, tuple(hits), tuple(targets), clause, modes)], when)
 
     def pending_deliveries(self, limit: int = 5000) -> list[PendingDelivery]:
         """Every pending delivery, oldest first; the sender decides what is due."""
@@ -669,6 +764,10 @@ class Store:
     def story(self, story_id: int) -> StoryView | None:
         found = self.stories(ids=[story_id])
         return found[0] if found else None
+
+    def pending_count(self) -> int:
+        with Session(self.engine) as s:
+            return s.exec(select(func.count()).select_from(Delivery).where(Delivery.status == "pending")).one()
 
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as s:

@@ -104,7 +104,7 @@ def test_a_failed_transaction_leaves_no_ghosts_in_the_story_index(tmp_path, webh
     m = monitor_for(tmp_path, webhook, clock)
     try:
         with m.store.engine.begin() as c:  # the database refuses the write, as a full disk would
-            c.exec_driver_sql("CREATE TRIGGER refuse BEFORE UPDATE ON article BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+            c.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON article BEGIN SELECT RAISE(ABORT, 'disk full'); END")
         try:
             m.ingest([seed()])
             raise AssertionError("the write should have failed")
