@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from monitor.extract import FULLTEXT_MIN_WORDS, extract_page, html_to_text, needs_fulltext, parse_feed
+from monitor.extract import FULLTEXT_MIN_WORDS, extract_page, html_to_text, needs_fulltext, parse_feed, parse_feed_fast, parse_feed_slow
 
 LONG = " ".join(f"Cuvântul{i}" for i in range(FULLTEXT_MIN_WORDS + 30))
 
@@ -318,3 +318,15 @@ def test_entries_with_non_web_links_are_skipped():
 <item><title>good</title><link>https://x.ro/a</link></item></channel></rss>"""
     result = parse_feed(body, "https://x.ro/rss", "s", "ro")
     assert [d.url for d in result.documents] == ["https://x.ro/a"]
+
+
+@pytest.mark.parametrize("content_type", ["", "application/rss+xml", "application/xml; charset=utf-8", "text/xml"])
+@pytest.mark.parametrize("body", [RSS2, ATOM, RDF, CP1250, BOZO], ids=["rss2", "atom", "rdf", "cp1250", "bozo"])
+def test_fast_and_feedparser_paths_agree(body, content_type):
+    url = "https://news.example.com/feed"
+    fast = parse_feed_fast(body, url, "s", "ro", content_type)
+    # the fast path leaves damaged feeds and a charset header contradicting the document to feedparser
+    assert (fast is None) == (body is BOZO or (body is CP1250 and "utf-8" in content_type))
+    if fast is not None:
+        assert fast == parse_feed_slow(body, url, "s", "ro", content_type)
+    assert parse_feed(body, url, "s", "ro", content_type) == parse_feed_slow(body, url, "s", "ro", content_type)
