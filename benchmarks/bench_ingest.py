@@ -1,25 +1,44 @@
-"""Benchmark (not a test): a first pass over many feeds, and re-polls of unchanged feeds.
+"""Benchmark (not a test): first pass, re-polls, memory and a large store, with `reader` alongside.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--feeds 200] [--items 50] [--rounds 2]
+    .venv/bin/python benchmarks/bench_ingest.py [--feeds 200] [--items 50] [--rounds 3]
+        [--memory-sources 1000] [--large 500000] [--only first,repoll,memory,large]
 
-A local server serves N RSS feeds x M items (Romanian and English titles, ~120-word
-descriptions) with ETags. It times `monitor run --once` on a fresh database (full
-first pass), then a second pass (the server answers 304), then a pass against a
-server that ignores conditional requests (same bytes again). If the `reader` library
-is installed (`pip install reader`), it times reader adding the same feeds to a fresh
-database and running update_feeds(workers=4), for comparison. Prints entries/s.
+A local server (a thread of this process) serves N RSS feeds x M items (Romanian and
+English titles, ~120-word descriptions) with ETags. Every command under test runs as
+its own process, so each figure includes interpreter start and imports, the same
+for both programs.
+
+- first: `monitor run --once` on a fresh database (fulltext: false, 300 watches) and the
+  `reader` library (`make_reader`, `add_feed` x N, `update_feeds(workers=4)`) on a fresh
+  database, alternating, `--rounds` times; entries/s of each and the ratio.
+- repoll: the same command again on the filled database, first with the server
+  answering 304, then with a server that ignores conditional requests and sends the
+  same bytes. CPU per feed is the extra CPU of the N-feed pass over a 1-feed pass,
+  divided by N-1: what one more unchanged feed costs, process start excluded.
+- memory: `monitor run` (the daemon) with --memory-sources feeds polled every 20 s;
+  peak resident memory (VmHWM) after every feed was fetched 3 times.
+- large: the first pass on a database that already holds --large articles (spread
+  over four months, grouped in stories) against the same pass on an empty one.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
 import random
+import resource
+import shutil
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,10 +77,14 @@ class Server:
     def __init__(self, feeds: dict[str, bytes]):
         self.feeds = feeds
         self.conditional = True
+        self.hits: Counter = Counter()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
             def do_GET(self) -> None:  # noqa: N802
+                server.hits[self.path] += 1
                 body = server.feeds.get(self.path)
                 if body is None:
                     self.send_response(404)
@@ -84,78 +107,244 @@ class Server:
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        class Listener(ThreadingHTTPServer):
+            request_queue_size = 1024  # the default backlog of 5 drops connections, and clients wait a second to retry
+            daemon_threads = True
+
+        self.httpd = Listener(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
-def write_config(directory: Path, server: Server, n_feeds: int, n_watches: int = 300) -> Path:
+def watches(n_feeds: int, n_watches: int = 300) -> list[dict]:
     rng = random.Random(2)
-    watches = [{"name": "w0", "terms": ["summit"]}, {"name": "w1", "query": "guvernul AND bugetul"}]
-    while len(watches) < n_watches:
-        i = len(watches)
-        watches.append({"name": f"w{i}", "terms": [f"Nume{rng.randint(0, n_feeds)}x{rng.randint(0, 60)}"]})
+    out = [{"name": "w0", "terms": ["summit"]}, {"name": "w1", "query": "guvernul AND bugetul"}]
+    while len(out) < n_watches:
+        out.append({"name": f"w{len(out)}", "terms": [f"Nume{rng.randint(0, n_feeds)}x{rng.randint(0, 60)}"]})
+    return out
+
+
+def write_config(directory: Path, server: Server, feeds: range, database: Path, interval: str = "1h") -> Path:
     config = {
-        "database": f"sqlite:///{directory / 'bench.db'}",
+        "database": f"sqlite:///{database}",
         # every feed is on one loopback host here: lift the per-host politeness limit a real deployment keeps
-        "defaults": {"interval": "1h", "timeout": "30s", "per_host": 16, "host_delay": "0s"},
+        "defaults": {"interval": interval, "timeout": "30s", "per_host": 64, "host_delay": "0s"},
         "sources": [
-            {"name": f"f{f}", "kind": "rss", "url": f"{server.base}/feed/{f}.xml", "language": "ro" if f % 2 == 0 else "en", "fulltext": False}
-            for f in range(n_feeds)
+            {
+                "name": f"f{f}", "kind": "rss", "url": f"{server.base}/feed/{f}.xml", "language": "ro" if f % 2 == 0 else "en",
+                "fulltext": False, "max_interval": interval,
+            }
+            for f in feeds
         ],
-        "watches": watches,
+        "watches": watches(len(feeds)),
     }
-    path = directory / "bench.yaml"
+    path = directory / f"bench-{len(feeds)}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def timed_once(config: Path) -> float:
+def run_child(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "monitor", "run", "--once", "--config", str(config)], check=True, capture_output=True, cwd=ROOT)
-    return time.perf_counter() - t0
+    done = subprocess.run(argv, capture_output=True, cwd=ROOT, text=True)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv[:4])} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def timed_reader(server: Server, n_feeds: int, directory: Path) -> float | None:
+def monitor_once(config: Path) -> tuple[float, float]:
+    return run_child([sys.executable, "-m", "monitor", "run", "--once", "--config", str(config)])
+
+
+READER = """
+import sys
+from reader import make_reader
+r = make_reader(sys.argv[1])
+for url in sys.argv[2:]:
+    r.add_feed(url)
+r.update_feeds(workers=4)
+assert r.get_entry_counts().total == {total}, r.get_entry_counts()
+r.close()
+"""
+
+
+def reader_once(server: Server, n_feeds: int, n_items: int, database: Path) -> float | None:
     try:
-        from reader import make_reader
+        import reader  # noqa: F401
     except ImportError:
         return None
+    urls = [f"{server.base}/feed/{f}.xml" for f in range(n_feeds)]
+    return run_child([sys.executable, "-c", READER.format(total=n_feeds * n_items), str(database), *urls])[0]
+
+
+def bench_first(server: Server, args: argparse.Namespace, tmp: Path) -> None:
+    entries = args.feeds * args.items
+    ours, theirs = [], []
+    for round_ in range(args.rounds):
+        d = Path(tempfile.mkdtemp(dir=tmp))
+        server.conditional = True
+        wall, _ = monitor_once(write_config(d, server, range(args.feeds), d / "monitor.db"))
+        ours.append(entries / wall)
+        rd = reader_once(server, args.feeds, args.items, d / "reader.sqlite")
+        line = f"round {round_ + 1}: monitor run --once {entries / wall:7.0f} entries/s ({wall:.2f} s)"
+        if rd is not None:
+            theirs.append(entries / rd)
+            line += f"; reader {entries / rd:7.0f} entries/s ({rd:.2f} s); ratio {rd / wall:.2f}x"
+        print(line, flush=True)
+        shutil.rmtree(d)
+    summary = f"first pass, {args.feeds} feeds x {args.items} items, median of {args.rounds}: monitor {statistics.median(ours):.0f} entries/s"
+    if theirs:
+        summary += f", reader {statistics.median(theirs):.0f} entries/s, ratio {statistics.median(ours) / statistics.median(theirs):.2f}x"
+    else:
+        summary += " (reader not installed: no comparison)"
+    print(summary, flush=True)
+
+
+def bench_repoll(server: Server, args: argparse.Namespace, tmp: Path) -> None:
+    d = Path(tempfile.mkdtemp(dir=tmp))
+    server.conditional = True
+    many = write_config(d, server, range(args.feeds), d / "many.db")
+    one = write_config(d, server, range(1), d / "one.db")
+    monitor_once(many), monitor_once(one)  # fill both databases
+    for label, conditional in (("304 Not Modified", True), ("same bytes, no validators", False)):
+        server.conditional = conditional
+        if not conditional:
+            monitor_once(many), monitor_once(one)  # the first pass without ETags records the bodies' hashes
+        walls, cpus = [], []
+        for _ in range(args.rounds):
+            w_many, c_many = monitor_once(many)
+            w_one, c_one = monitor_once(one)
+            walls.append((w_many - w_one) / (args.feeds - 1))
+            cpus.append((c_many - c_one) / (args.feeds - 1))
+        print(
+            f"re-poll, {label}: {statistics.median(cpus) * 1000:.2f} ms CPU and {statistics.median(walls) * 1000:.2f} ms wall per extra feed "
+            f"(whole {args.feeds}-feed pass: {w_many:.2f} s wall, {c_many:.2f} s CPU incl. process start)",
+            flush=True,
+        )
+    server.conditional = True
+    shutil.rmtree(d)
+
+
+def _status(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])  # kB
+    return 0
+
+
+def bench_memory(server: Server, args: argparse.Namespace, tmp: Path) -> None:
+    d = Path(tempfile.mkdtemp(dir=tmp))
+    n = args.memory_sources
+    server.conditional = True
+    config = write_config(d, server, range(n), d / "daemon.db", interval="20s")
+    paths = [f"/feed/{f}.xml" for f in range(n)]
+    before = {p: server.hits[p] for p in paths}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    try:
+        samples = []
+        for passes in (1, 2, 3):
+            while min(server.hits[p] - before[p] for p in paths) < passes:
+                if proc.poll() is not None:
+                    sys.exit("the daemon stopped")
+                if time.monotonic() - t0 > 900:
+                    sys.exit("the daemon did not finish 3 passes in 15 minutes")
+                time.sleep(0.5)
+            samples.append((passes, time.monotonic() - t0, _status(proc.pid, "VmRSS"), _status(proc.pid, "VmHWM")))
+        time.sleep(2)  # let the last pass's batch be stored
+        peak = _status(proc.pid, "VmHWM")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+    for passes, at, rss, hwm in samples:
+        print(f"daemon, {n} sources: after pass {passes} ({at:.0f} s) resident {rss / 1024:.0f} MB, peak {hwm / 1024:.0f} MB", flush=True)
+    print(f"daemon, {n} sources x {args.items} items: peak resident memory {peak / 1024:.0f} MB", flush=True)
+    shutil.rmtree(d)
+
+
+def fill_store(database: Path, n_articles: int) -> None:
+    """A store as months of polling leave it: articles with text and story features, grouped in stories."""
+    sys.path.insert(0, str(ROOT))
+    from monitor.stories import features
+    from monitor.store import Store, utc
+
+    store = Store.from_url(f"sqlite:///{database}")
+    rng = random.Random(3)
+    templates = [
+        (f"Titlu {i} " + " ".join(rng.sample(WORDS_RO, 5)), " ".join(rng.choice(WORDS_RO) for _ in range(120)) + f" Orasul{i} {rng.randint(10, 9999)}")
+        for i in range(50)
+    ]
+    feats = [json.dumps(features(t, x, "ro").to_json()) for t, x in templates]
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=124)  # older than any story window: the index does not load them
+    per_story = 3
+    batch = 20000
+    from monitor.store import ArticleRow, StoryRow
+
+    with store.engine.begin() as c:
+        for lo in range(0, n_articles, batch):
+            hi = min(n_articles, lo + batch)
+            stories, articles = [], []
+            for i in range(lo, hi):
+                when = utc(start + timedelta(seconds=i * (120 * 86400 / n_articles)))
+                t = i % len(templates)
+                if i % per_story == 0:
+                    stories.append({"id": i // per_story + 1, "title": templates[t][0], "first_seen": when, "last_seen": when})
+                articles.append({
+                    "id": i + 1, "url": f"https://old.example/{i}", "canonical_url": f"https://old.example/{i}", "guid": f"old-{i}",
+                    "source": f"f{i % 1000}", "language": "ro", "title": templates[t][0], "text": templates[t][1] + f" {i}",
+                    "published": when, "fetched": when, "fingerprint": hashlib.sha1(str(i).encode()).hexdigest(),
+                    "story_id": i // per_story + 1, "features": feats[t],
+                })
+            if stories:
+                c.execute(StoryRow.__table__.insert(), stories)
+            c.execute(ArticleRow.__table__.insert(), articles)
+    store.close()
+
+
+def bench_large(server: Server, args: argparse.Namespace, tmp: Path) -> None:
+    d = Path(tempfile.mkdtemp(dir=tmp))
+    big = d / "big.db"
     t0 = time.perf_counter()
-    r = make_reader(str(directory / "reader.sqlite"))
-    for f in range(n_feeds):
-        r.add_feed(f"{server.base}/feed/{f}.xml")
-    r.update_feeds(workers=4)
-    r.close()
-    return time.perf_counter() - t0
+    fill_store(big, args.large)
+    print(f"large store: {args.large} articles written in {time.perf_counter() - t0:.0f} s ({big.stat().st_size / 1e6:.0f} MB)", flush=True)
+    empty_times, big_times = [], []
+    server.conditional = True
+    for _ in range(args.rounds):
+        for target, times in ((None, empty_times), (big, big_times)):
+            db = d / "run.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+            if target is not None:
+                shutil.copy(target, db)
+            wall, _ = monitor_once(write_config(d, server, range(args.feeds), db))
+            times.append(wall)
+    e, b = statistics.median(empty_times), statistics.median(big_times)
+    print(f"large store: first pass over {args.feeds} feeds {e:.2f} s on an empty database, {b:.2f} s with {args.large} articles stored: {b / e:.2f}x", flush=True)
+    shutil.rmtree(d)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--feeds", type=int, default=200)
     ap.add_argument("--items", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--memory-sources", type=int, default=1000)
+    ap.add_argument("--large", type=int, default=500_000)
+    ap.add_argument("--only", default="first,repoll,memory,large")
     args = ap.parse_args()
-    entries = args.feeds * args.items
-    server = Server(make_feeds(args.feeds, args.items))
-    for round_ in range(args.rounds):
-        with tempfile.TemporaryDirectory() as tmp:
-            d = Path(tmp)
-            config = write_config(d, server, args.feeds)
-            server.conditional = True
-            first = timed_once(config)
-            again = timed_once(config)
-            server.conditional = False
-            same_bytes = timed_once(config)
-            print(f"round {round_ + 1}: monitor first pass {entries / first:7.0f} entries/s ({first:.1f} s); "
-                  f"re-poll with 304: {again / args.feeds * 1000:.1f} ms/feed; same bytes again: {same_bytes / args.feeds * 1000:.1f} ms/feed "
-                  "(wall time incl. process start)")
-            rd = timed_reader(server, args.feeds, d)
-            if rd is None:
-                print("  reader not installed (pip install reader) - no comparison")
-            else:
-                print(f"  reader first pass {entries / rd:7.0f} entries/s ({rd:.1f} s); ratio monitor/reader {rd / first:.2f}x")
+    wanted = set(args.only.split(","))
+    n_feeds = max(args.feeds, args.memory_sources if "memory" in wanted else 0)
+    server = Server(make_feeds(n_feeds, args.items))
+    print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, bench in (("first", bench_first), ("repoll", bench_repoll), ("memory", bench_memory), ("large", bench_large)):
+            if name in wanted:
+                bench(server, args, Path(tmp))
 
 
 if __name__ == "__main__":

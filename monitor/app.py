@@ -101,6 +101,7 @@ class Monitor:
         self.states: dict[str, SourceState] | None = None  # source states as last written (read once at start)
         self.known: dict[str, dict[str, None]] = {}  # source -> links and GUIDs of its recent entries, oldest first
         self._batch = Batcher(self._store_batch)
+        self._warming: asyncio.Future | None = None
 
     def apply(self, settings: Settings) -> None:
         """Take a (re)loaded config; the database URL is fixed for the process's life."""
@@ -245,11 +246,11 @@ class Monitor:
         await self._warm()
         validators = validators_of(self.states[name]) if isinstance(source, RssSource) and name in self.states else None
         known = self.known.get(name)
-        if known is None:
+        if known is None and (isinstance(source, HtmlSource) or source.fulltext):  # only they fetch pages per link
             known = self.known[name] = dict.fromkeys(await asyncio.to_thread(self.store.known_links, name, KNOWN_LINKS))
         started = time.monotonic()
         async with self._host_slot(source.url):
-            result = await self.crawler.crawl(source, timeout, known, validators)
+            result = await self.crawler.crawl(source, timeout, known or (), validators)
         result.seconds = time.monotonic() - started
         await self._batch.submit(result)
         if deliver and self.alerts_queued:
@@ -261,7 +262,11 @@ class Monitor:
     async def _warm(self) -> None:
         """Source states are read once, then kept: a pass over unchanged feeds reads nothing."""
         if self.states is None:
-            self.states = {st.name: st for st in await asyncio.to_thread(self.store.source_states)}
+            if self._warming is None:
+                self._warming = asyncio.ensure_future(asyncio.to_thread(self.store.source_states))
+            states = await asyncio.shield(self._warming)
+            if self.states is None:
+                self.states = {st.name: st for st in states}
 
     def store_results(self, results: list[CrawlResult]) -> None:
         """What a batch of crawls brought: articles in one transaction, source states in another."""

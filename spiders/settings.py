@@ -17,6 +17,7 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+CONCURRENT_ITEMS = 1  # no item pipelines: a worker task per output element would be pure overhead
 RETRY_TIMES = 1  # the scheduler retries whole sources on its next tick
 REDIRECT_MAX_TIMES = 5
 LOG_LEVEL = "WARNING"
