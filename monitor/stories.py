@@ -1,7 +1,8 @@
 """Grouping articles into stories, across outlets and across Romanian and English.
 
 Two kinds of evidence, both computed offline on the CPU:
-- near-copies: MinHash signatures (datasketch) of word shingles in a banded
+- near-copies: MinHash signatures of word shingles (bit for bit those of
+  datasketch.MinHash(num_perm=NUM_PERM, seed=1), scheme "affine32") in a banded
   locality-sensitive index find syndicated wire copy without scanning every stored article;
 - what survives translation: people, places, organisations, numbers and dates,
   reduced to language-neutral keys (a gazetteer of places in both languages, a
@@ -12,20 +13,27 @@ story's articles share each key), not with its single closest article, and joins
 the best story above a threshold, or starts its own.
 
 Feature extraction is pure; StoryIndex is an in-memory index over the story window,
-rebuilt from stored features at start-up.
+rebuilt from stored features at start-up. Extraction splits an article into words
+once; what a word's spelling says (folded form, lemma, whether it can start a
+gazetteer name, its name key) is computed on first sight and kept, so an article
+costs a few dictionary look-ups per word plus one SHA-1 per shingle.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from itertools import islice
+from itertools import accumulate, compress, islice
+from operator import itemgetter
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -43,8 +51,11 @@ POSTINGS = 200  # most recent stories looked up per key
 CANDIDATES = 20  # stories scored in full: those sharing the most rare keys
 
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
+_TOKEN = re.compile("(" + _WORD.pattern + ")", re.UNICODE)  # the same words; split() also gives what lies between
+_WORD_PART = re.compile(r"[-'’]")  # what joins the \w runs of one word
+_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,  ]\d{3})+|\d+)(?:[.,](\d+))?(?![\w])")
-_SENTENCE_END = re.compile(r"[.!?…:»”\"]\s*$")
+_SENTENCE_END_CHARS = frozenset(".!?…:»”\"")  # a word after one of these (and spaces) may begin a sentence
 _MONTHS = {
     **{m: i + 1 for i, m in enumerate("ianuarie februarie martie aprilie mai iunie iulie august septembrie octombrie noiembrie decembrie".split())},
     **{m: i + 1 for i, m in enumerate("january february march april may june july august september october november december".split())},
@@ -52,10 +63,14 @@ _MONTHS = {
 _DATE = re.compile(
     r"\b(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\b|\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})\b", re.IGNORECASE
 )
+_MONTH = re.compile("|".join(_MONTHS), re.IGNORECASE)  # fullmatch: a \w run _DATE takes for a month
 _RO_CASE_ENDINGS = ("ului", "iei", "ilor", "ei", "ii", "ul", "lor")
 
 
 # ---- language-neutral keys ------------------------------------------------------------------
+
+
+_SKELETON_LETTERS = str.maketrans({"w": "v", "q": "k", "c": "k", "y": "i", "x": "k"})
 
 
 def skeleton(word: str) -> str:
@@ -63,7 +78,7 @@ def skeleton(word: str) -> str:
     w = fold(word).replace("-", "")
     for a, b in (("sch", "s"), ("sh", "s"), ("ch", "k"), ("kh", "h"), ("zh", "j"), ("ph", "f"), ("tz", "t"), ("ts", "t")):
         w = w.replace(a, b)
-    w = w.translate(str.maketrans({"w": "v", "q": "k", "c": "k", "y": "i", "x": "k"}))
+    w = w.translate(_SKELETON_LETTERS)
     consonants = re.sub(r"[aeiou]", "", w)
     out = "".join(c for i, c in enumerate(consonants) if i == 0 or c != consonants[i - 1])
     return out if len(out) >= 2 else w
@@ -112,6 +127,24 @@ def _gazetteer_starts() -> frozenset[str]:
     return frozenset(k[0] for k in folded)
 
 
+@lru_cache(maxsize=1)
+def _gazetteer_prefixes() -> frozenset[tuple[str, ...]]:
+    """The first words of every gazetteer name of several (folded or =lemma) words: a scan stops at the first miss."""
+    folded, _, _ = _gazetteer()
+    return frozenset(k[:n] for k in folded for n in range(1, len(k)))
+
+
+@lru_cache(maxsize=1)
+def _gazetteer_second_words() -> dict[str, frozenset[str]]:
+    """First word -> the second words of the gazetteer names of several words that start with it."""
+    folded, _, _ = _gazetteer()
+    second: dict[str, set[str]] = {}
+    for k in folded:
+        if len(k) >= 2:
+            second.setdefault(k[0], set()).add(k[1])
+    return {first: frozenset(words) for first, words in second.items()}
+
+
 def _strip_case(word: str) -> str:
     for ending in _RO_CASE_ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 4:
@@ -119,6 +152,7 @@ def _strip_case(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=20_000)
 def _number_key(whole: str, decimals: str | None) -> str | None:
     digits = re.sub(r"\D", "", whole)
     if not digits or (len(digits) == 1 and not decimals):
@@ -134,88 +168,275 @@ class Entities:
 
 def entities(title: str, text: str, language: str) -> Entities:
     """Names, places, organisations, numbers and dates of an article as language-neutral keys."""
-    return Entities(frozenset(_keys(title + "\n" + text, language)), frozenset(_keys(title, language)))
+    return _Article(title, text).entities(language)
 
 
-def _keys(body: str, language: str) -> set[str]:
-    folded_gaz, exact_gaz, longest = _gazetteer()
-    keys: set[str] = set()
-    words = [(m.group(), m.start()) for m in _WORD.finditer(body)]
+# ---- what a word's spelling says, computed once per spelling ---------------------------------
+
+
+class _PerWord(dict):
+    """spelling -> fact, computed on first sight. News vocabulary is open-ended (names, numbers),
+    so past `limit` spellings everything is forgotten and relearned as needed (the caches below
+    hold about 1 KB a spelling together: some 50 MB at most)."""
+
+    def __init__(self, compute: Callable[[str], object], limit: int = 50_000):
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, word: str) -> object:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[word] = self.compute(word)
+        return value
+
+
+def _spelling(word: str) -> tuple[str, bytes, str | None, bool, int, tuple[tuple[int, ...], tuple[int, ...], bool] | None]:
+    """(folded, folded as UTF-8 for shingles, the word as written if it starts lower case,
+    a capitalised word, 0/1/2: at most 3 letters / longer / longer and capitalised, _figures())."""
+    folded = fold(word)
     # compared with diacritics: "Putin" is a name even where "puțin" (little) is in the text
-    lowered = {nfc(w) for w, _ in words if w[:1].islower()}
-    used = [False] * len(words)
-    starts = _gazetteer_starts()
-    folded_words = [fold(w) for w, _ in words]
-    lemma_words: list[str | None] = [None] * len(words)
+    lower = nfc(word) if word[:1].islower() else None
+    capital = word[:1].isupper()
+    return folded, folded.encode(), lower, capital and not word.isdigit(), 0 if len(word) <= 3 else 2 if capital else 1, _figures(word)
 
-    def lemma_at(j: int) -> str:
-        if lemma_words[j] is None:
-            lemma_words[j] = "=" + lemma(words[j][0], "ro")
-        return lemma_words[j]  # type: ignore[return-value]
 
-    # places and organisations, one to several words, in either language
-    for i in range(len(words)):
-        by_form = folded_words[i] in starts
-        by_lemma = language == "ro" and not by_form and lemma_at(i) in starts
-        acronym = words[i][0] if words[i][0].isupper() and len(words[i][0]) <= 5 else None
-        if not (by_form or by_lemma or (acronym and (acronym,) in exact_gaz)):
-            continue
-        for n in range(min(longest, len(words) - i), 0, -1):
-            if any(used[i : i + n]):
+def _figures(word: str) -> tuple[tuple[int, ...], tuple[int, ...], bool] | None:
+    """Where in the word a number can start, where a day of a date (1-2 digits alone) stands, whether
+    it is digits only; None: no digits.
+
+    A _NUMBER or _DATE match can start only at a digit that begins a \\w run: at the start of a
+    word, or after a hyphen or apostrophe inside one (COVID-19). Only there is the regex tried."""
+    if not _DIGIT.search(word):
+        return None
+    numbers, days, at = [], [], 0
+    for run in _WORD_PART.split(word):
+        if run[0].isdecimal():
+            numbers.append(at)
+            if len(run) <= 2 and run.isdecimal():
+                days.append(at)
+        at += len(run) + 1
+    return tuple(numbers), tuple(days), word.isdecimal()
+
+
+def _month_edges(word: str) -> tuple[bool, int]:
+    """(the word's first \\w run is a month, as _DATE reads it; the length of its last run if that is a month, else 0)."""
+    runs = _WORD_PART.split(word)
+    return _MONTH.fullmatch(runs[0]) is not None, len(runs[-1]) if _MONTH.fullmatch(runs[-1]) else 0
+
+
+def _gazetteer_start(word: str, romanian: bool) -> tuple[str | None, frozenset[str], frozenset[str]] | None:
+    """None if the word cannot begin a place or organisation; else (what it names alone, if anything;
+    the folded forms and the =lemmas a next word needs to make a longer name). Looked up by its folded
+    form, in Romanian also by its dictionary form; an acronym (NATO, ICC) only as written."""
+    folded_gaz, exact_gaz, _ = _gazetteer()
+    starts, second = _gazetteer_starts(), _gazetteer_second_words()
+    form = (_SPELLING[word][0],)
+    by_lemma = (_LEMMA_KEY[word],) if romanian else None
+    acronym = word if word.isupper() and len(word) <= 5 else None
+    if not (form[0] in starts or (by_lemma and by_lemma[0] in starts) or (acronym and (acronym,) in exact_gaz)):
+        return None
+    if acronym:
+        alone = exact_gaz.get((acronym,))
+    else:
+        alone = folded_gaz.get(form)
+        if alone is None and by_lemma:
+            alone = folded_gaz.get(by_lemma)
+    none: frozenset[str] = frozenset()
+    return alone, second.get(form[0], none), second.get(by_lemma[0], none) if by_lemma else none
+
+
+def _name(word: str, romanian: bool) -> tuple[str, str | None]:
+    """(the word as written, lower case: an ordinary word if the text also has it so; its name key, None if too short)."""
+    w = re.sub(r"['’]s$", "", word)  # Romania's -> Romania
+    f = fold(w)
+    if len(f) < 3:
+        return nfc(w).lower(), None
+    return nfc(w).lower(), "~" + skeleton(_strip_case(f) if romanian else f)
+
+
+_SPELLING: _PerWord = _PerWord(_spelling)
+_LEMMA_KEY: _PerWord = _PerWord(lambda w: "=" + lemma(w, "ro"))
+_STARTS_RO: _PerWord = _PerWord(lambda w: _gazetteer_start(w, romanian=True))
+_STARTS: _PerWord = _PerWord(lambda w: _gazetteer_start(w, romanian=False))
+_NAME_RO: _PerWord = _PerWord(lambda w: _name(w, True))
+_NAME: _PerWord = _PerWord(lambda w: _name(w, False))
+_MONTH_EDGES: _PerWord = _PerWord(_month_edges)
+
+
+def _tokens(text: str) -> tuple[list[str], list[int]]:
+    """The words of a text (those _WORD finds) and where each starts."""
+    parts = _TOKEN.split(text)
+    offsets = list(accumulate(map(len, parts), initial=0))
+    return parts[1::2], offsets[1:-1:2]
+
+
+class _Article:
+    """An article split into words once: the words of title + "\\n" + text, the first `in_title` of them the title's."""
+
+    def __init__(self, title: str, text: str):
+        self.title = title
+        self.body = title + "\n" + text
+        self.words, self.starts = _tokens(self.body)
+        self.in_title = bisect_left(self.starts, len(title))
+        # words never run across the "\n": the text's own words are the ones after the title's
+        self.text_from = self.in_title if text else 0
+        spellings = list(map(_SPELLING.__getitem__, self.words))
+        # one tuple per fact, word by word (see _spelling)
+        self.folded, self.encoded, self.lower, self.capital, self.long, self.figures = zip(*spellings) if spellings else ((),) * 6
+        self._initial: dict[int, bool] = {}
+        self._title_case: dict[int, bool] = {}
+
+    def entities(self, language: str) -> Entities:
+        return Entities(frozenset(self.keys(len(self.words), self.body, language)), frozenset(self.keys(self.in_title, self.title, language)))
+
+    def shingles(self) -> list[bytes]:
+        return _shingles(self.encoded[self.text_from :])
+
+    @property
+    def word_count(self) -> int:
+        return len(self.words) - self.text_from
+
+    def keys(self, n: int, text: str, language: str) -> set[str]:
+        """Keys of `text`, which is the body (n: all words) or the title alone (n: the title's words).
+
+        The same keys as a scan of `text` on its own: a name may not run on from the title into the
+        text, and a title word is capitalised elsewhere only if it is so in the title."""
+        folded_gaz, _, longest = _gazetteer()
+        longer = _gazetteer_prefixes()
+        romanian = language == "ro"
+        words, folded = self.words, self.folded
+        keys: set[str] = set()
+        used: set[int] = set()
+        used_until = 0  # words before this one are part of a place or organisation found already
+        # places and organisations, one to several words, in either language: the longest name wins
+        can_start = list(map((_STARTS_RO if romanian else _STARTS).__getitem__, islice(words, n)))
+        for i in compress(range(n), can_start):
+            if i < used_until:
                 continue
-            hit = exact_gaz.get((acronym,)) if n == 1 and acronym else None
-            if hit is None and not (n == 1 and acronym):
-                hit = folded_gaz.get(tuple(folded_words[i : i + n]))
-                if hit is None and language == "ro":
-                    hit = folded_gaz.get(tuple(lemma_at(j) for j in range(i, i + n)))
+            hit, next_forms, next_lemmas = can_start[i]
+            size = 1
+            if i + 1 < n and (folded[i + 1] in next_forms or (next_lemmas and _LEMMA_KEY[words[i + 1]] in next_lemmas)):
+                lemmas = [_LEMMA_KEY[words[i]]] if romanian else []
+                for m in range(2, min(longest, n - i) + 1):
+                    by_form = folded[i : i + m]
+                    if romanian:
+                        lemmas.append(_LEMMA_KEY[words[i + m - 1]])
+                    by_lemma = tuple(lemmas) if romanian else None
+                    found = folded_gaz.get(by_form)
+                    if found is None and by_lemma:
+                        found = folded_gaz.get(by_lemma)
+                    if found is not None:
+                        hit, size = found, m
+                    if not (by_form in longer or (by_lemma and by_lemma in longer)):
+                        break
             if hit is not None:
                 keys.add("@" + hit)
-                used[i : i + n] = [True] * n
-                break
-            if hit is not None:
-                keys.add("@" + hit)
-                used[i : i + n] = [True] * n
-    # names: capitalised words that are not merely sentence-initial and not ordinary words
-    for i, (w, start) in enumerate(words):
-        if used[i] or not w[:1].isupper() or w.isdigit():
-            continue
-        w = re.sub(r"['’]s$", "", w)  # Romania's -> Romania
-        f = fold(w)
-        if nfc(w).lower() in lowered or len(f) < 3:
-            continue
-        initial = (
-            i == 0
-            or bool(_SENTENCE_END.search(body[max(0, start - 3) : start]))
-            or body[max(0, start - 1) : start] in ("\n", "„", "“", '"', "(")
-            or _title_case_line(body, start)
-        )
-        # mid-sentence capitals are names; at a sentence start, only if not an everyday word
-        if initial and not _capitalised_elsewhere(words, i) and _common(nfc(w).lower(), language, 3.0):
-            continue
-        base = _strip_case(f) if language == "ro" else f
-        keys.add("~" + skeleton(base))
-    for m in _NUMBER.finditer(body):
-        key = _number_key(m.group(1), m.group(2))
-        if key:
+                used_until = i + size
+                used.update(range(i, used_until))
+        # names: capitalised words that are not merely sentence-initial and not ordinary words
+        lowered = set(islice(self.lower, n))
+        names = _NAME_RO if romanian else _NAME
+        capitalised: Counter | None = None
+        for i in compress(range(n), self.capital):
+            if i in used:
+                continue
+            written, key = names[words[i]]
+            if key is None or written in lowered:
+                continue
+            # mid-sentence capitals are names; at a sentence start, only if capitalised elsewhere too or not an everyday word
+            if capitalised is None:
+                capitalised = Counter(compress(islice(folded, 1, n), islice(self.capital, 1, n)))
+            elsewhere = capitalised[folded[i]] > (1 if i > 0 else 0)
+            if not elsewhere and self.initial(i) and _common(written, language, 3.0):
+                continue
             keys.add(key)
-    for m in _DATE.finditer(body):
-        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        keys.add(f"date:{_MONTHS[month.lower()]:02d}-{int(day):02d}")
+        # numbers and dates: what _NUMBER.finditer(text) and _DATE.finditer(text) find. A match starts at a
+        # digit that begins a \w run, so the regexes are tried only there, and for a date only next to a month
+        starts = self.starts
+        resume = 0  # where finditer would look next: the end of the last number
+        days: list[tuple[int, int | None, bool]] = []  # (the day, where the month before it starts, a month after it)
+        for i in compress(range(n), self.figures):
+            at, word = starts[i], words[i]
+            number_parts, day_parts, plain = self.figures[i]
+            if plain and at >= resume:
+                # digits alone (2026, 24): the number is the word itself, unless a dot, a comma or,
+                # after at most three digits, a space may join it to more digits (1.700, 6,2, 1 700)
+                end = at + len(word)
+                after = text[end : end + 1]
+                if text[at - 1 : at] not in (".", ",") and after not in (".", ",") and (after != " " or len(word) > 3):
+                    resume = end
+                    key = _number_key(word, None)
+                    if key:
+                        keys.add(key)
+                    number_parts = ()
+            for p in number_parts:
+                if at + p >= resume and (m := _NUMBER.match(text, at + p)):
+                    resume = m.end()
+                    key = _number_key(m.group(1), m.group(2))
+                    if key:
+                        keys.add(key)
+            for p in day_parts:
+                month_before = None  # "November 26": the day begins its word, the word before ends in a month
+                if p == 0 and i > 0 and (month := _MONTH_EDGES[words[i - 1]][1]):
+                    month_before = starts[i - 1] + len(words[i - 1]) - month
+                month_after = i + 1 < n and _MONTH_EDGES[words[i + 1]][0]  # "26 noiembrie"
+                if month_before is not None or month_after:
+                    days.append((at + p, month_before, month_after))
+        if days:
+            keys.update(_dates(text, days))
+        return keys
+
+    def initial(self, i: int) -> bool:
+        """Whether word i starts the text, a sentence, a quote, a line, or stands in a Headline Case line."""
+        found = self._initial.get(i)
+        if found is None:
+            body, start = self.body, self.starts[i]
+            before = body[max(0, start - 3) : start]
+            stripped = before.rstrip()  # a sentence ends just before: a mark, then only spaces
+            found = self._initial[i] = (
+                i == 0
+                or (stripped != "" and stripped[-1] in _SENTENCE_END_CHARS)
+                or before[-1:] in ("\n", "„", "“", '"', "(")
+                or self.title_case_line(start)
+            )
+        return found
+
+    def title_case_line(self, at: int) -> bool:
+        """Headline Case Like This: every word's capital says nothing."""
+        body = self.body
+        start = body.rfind("\n", 0, at) + 1
+        found = self._title_case.get(start)
+        if found is None:
+            end = body.find("\n", at)
+            line = self.long[bisect_left(self.starts, start) : bisect_left(self.starts, end if end != -1 else len(body))]
+            long_words = len(line) - line.count(0)
+            found = self._title_case[start] = long_words >= 3 and line.count(2) >= 0.8 * long_words
+        return found
+
+
+def _dates(text: str, days: list[tuple[int, int | None, bool]]) -> set[str]:
+    """Month and day of the dates _DATE.finditer(text) finds, given where the numbers of one or two digits
+    standing alone are, with where the month before each starts ("November 26") and whether a month
+    follows it ("26 noiembrie"): a date starts at its month or at its day, and only there is _DATE tried."""
+    keys: set[str] = set()
+    resume = 0  # where finditer would look next: the end of the last date found
+    for at, month_before, month_after in days:
+        if at < resume:
+            continue
+        for start in (month_before, at if month_after else None):
+            if start is None or start < resume:
+                continue
+            m = _DATE.match(text, start)
+            if m:
+                d, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+                number = _MONTHS.get(month.lower())  # None for look-alikes the case-free pattern lets in ("ıanuarie")
+                if number is None:
+                    continue
+                keys.add(f"date:{number:02d}-{int(d):02d}")
+                resume = m.end()
+                break
     return keys
-
-
-def _title_case_line(body: str, at: int) -> bool:
-    """Headline Case Like This: every word's capital says nothing."""
-    start = body.rfind("\n", 0, at) + 1
-    end = body.find("\n", at)
-    line = _WORD.findall(body[start : end if end != -1 else len(body)])
-    long_words = [w for w in line if len(w) > 3]
-    return len(long_words) >= 3 and sum(w[:1].isupper() for w in long_words) >= 0.8 * len(long_words)
-
-
-def _capitalised_elsewhere(words: list[tuple[str, int]], i: int) -> bool:
-    f = fold(words[i][0])
-    return any(fold(w) == f and w[:1].isupper() for j, (w, _) in enumerate(words) if j != i and j > 0)
 
 
 @lru_cache(maxsize=100_000)
@@ -233,25 +454,60 @@ def _common(word: str, language: str, threshold: float = 5.0) -> bool:
 # ---- near-copies -------------------------------------------------------------------------------
 
 
+def _shingles(encoded: tuple[bytes, ...] | list[bytes]) -> list[bytes]:
+    if len(encoded) < SHINGLE:
+        return [b" ".join(encoded)] if encoded else []
+    return list(map(b" ".join, zip(*(encoded[i:] for i in range(SHINGLE)))))
+
+
 def shingles(text: str) -> list[bytes]:
-    w = [fold(x) for x in _WORD.findall(text)]
-    if len(w) < SHINGLE:
-        return [" ".join(w).encode()] if w else []
-    return [" ".join(w[i : i + SHINGLE]).encode() for i in range(len(w) - SHINGLE + 1)]
+    return _shingles([_SPELLING[w][1] for w in _WORD.findall(text)])
 
 
 _PERM_SEED = 1
 
 
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch.MinHash's affine32 permutations h -> a*h + b mod 2^32 (its _init_permutations), made once."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _permutations(NUM_PERM, _PERM_SEED)
+_EMPTY_SIGNATURE = np.full(NUM_PERM, (1 << 32) - 1, dtype=np.uint64)  # datasketch's start: the largest 32-bit hash
+_sha1 = hashlib.sha1
+_FMIX = np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, as datasketch pre-mixes each hash (uint32 arithmetic wraps); in place."""
+    s1, m1, s2, m2, s3 = _FMIX
+    h ^= h >> s1
+    h *= m1
+    h ^= h >> s2
+    h *= m2
+    h ^= h >> s3
+    return h
+
+
+def _minhash(shingles: list[bytes]) -> np.ndarray:
+    """datasketch.MinHash(num_perm=NUM_PERM, seed=1).update_batch(shingles).hashvalues, as uint64.
+
+    That is datasketch 2's default "affine32" scheme; datasketch before 2.0 had another ("legacy"),
+    whose signatures these are not (tests/unit/test_stories.py compares with the installed datasketch)."""
+    if not shingles:
+        return _EMPTY_SIGNATURE.copy()
+    # sha1_hash32: the first 4 bytes of each SHA-1 digest, little-endian
+    digests = b"".join([_sha1(s).digest() for s in shingles])
+    hashes = _fmix32(np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32))
+    return (hashes[:, None] * _PERM_A + _PERM_B).min(axis=0).astype(np.uint64)
+
+
 def signature(text: str) -> np.ndarray:
     """MinHash signature (NUM_PERM uint64) of the text's word shingles."""
-    from datasketch import MinHash
-
-    m = MinHash(num_perm=NUM_PERM, seed=_PERM_SEED)
-    sh = shingles(text)
-    if sh:
-        m.update_batch(sh)
-    return m.hashvalues.astype(np.uint64)
+    return _minhash(shingles(text))
 
 
 def resemblance(a: np.ndarray, b: np.ndarray) -> float:
@@ -289,8 +545,8 @@ class Features:
 
 
 def features(title: str, text: str, language: str) -> Features:
-    body = text or title
-    return Features(language, signature(body), entities(title, text, language), len(_WORD.findall(body)))
+    article = _Article(title, text)  # the signature and word count are of the text (the title if there is none)
+    return Features(language, _minhash(article.shingles()), article.entities(language), article.word_count)
 
 
 @dataclass
@@ -326,7 +582,7 @@ class StoryIndex:
 
     def _weight(self, key: str) -> float:
         n = len(self._articles) + 1
-        return math.log((n + 1) / (self._df[key] + 0.5)) * _kind_weight(key)
+        return math.log((n + 1) / (self._df.get(key, 0) + 0.5)) * _KIND_WEIGHT[key]
 
     def add(self, article_id: int, story_id: int, feats: Features, seen: datetime) -> None:
         if article_id in self._articles:
@@ -382,28 +638,33 @@ class StoryIndex:
         weights = {k: self._weight(k) for k in mine}
         # the rarest keys that some recent story has: only those can lead to a story
         rare = sorted((k for k in mine if k in self._postings), key=lambda k: -weights[k])[:RARE_KEYS]
-        votes: Counter = Counter()
+        votes: dict[int, float] = {}
         for key in rare:
+            w = weights[key]
             for story_id in islice(reversed(self._postings[key]), POSTINGS):
-                votes[story_id] += weights[key]
+                votes[story_id] = votes.get(story_id, 0) + w
         best = Placement(None, 0.0, "no story shares enough names, places or numbers")
         total = sum(weights.values())
         median = sorted(weights.values())[len(weights) // 2]
-        for story_id, _ in votes.most_common(CANDIDATES):
+        known = dict(weights)  # key -> weight, for the candidate stories' keys too: the index does not change meanwhile
+        for story_id, _ in heapq.nlargest(CANDIDATES, votes.items(), key=itemgetter(1)):  # as Counter.most_common orders them
             story = self._stories.get(story_id)
             if story is None or story.size <= 0 or now - story.first_seen > self.window:
                 continue
-            score, shared = self._evidence(feats, weights, total, median, story)
+            score, shared = self._evidence(feats, weights, total, median, story, known)
             if shared >= MIN_SHARED and score >= JOIN and score > best.score:
                 best = Placement(story_id, score, f"shares {shared} rare names/places/numbers (score {score:.2f})")
         return best
 
-    def _evidence(self, feats: Features, weights: dict[str, float], total: float, median: float, story: _Story) -> tuple[float, int]:
+    def _evidence(
+        self, feats: Features, weights: dict[str, float], total: float, median: float, story: _Story, known: dict[str, float]
+    ) -> tuple[float, int]:
         """How well article and story explain each other (0..1), and how many rare keys they share.
 
         Both ways: an article about another event with the same actors is largely explained by a
         big story (it shares Putin, Moscow, the Kremlin), but it does not cover the story's own
         core (Japarov, Bishkek, 1,700 companies), so the harmonic mean stays low.
+        A story sharing fewer than MIN_SHARED rare keys cannot take the article: its score is left at 0.
         """
         shared_weight = 0.0
         shared = 0
@@ -416,8 +677,18 @@ class StoryIndex:
             shared_weight += w * share * bonus
             if w >= median and share >= 0.5 and _specific(key):
                 shared += 1
-        story_weight = sum(self._weight(k) * c / story.size for k, c in story.keys.items() if c > 0)
-        if not total or not story_weight or not shared_weight:
+        if shared < MIN_SHARED or not total or not shared_weight:
+            return 0.0, shared
+        size = story.size
+        terms = []
+        for k, c in story.keys.items():
+            if c > 0:
+                w = known.get(k)
+                if w is None:
+                    w = known[k] = self._weight(k)
+                terms.append(w * c / size)
+        story_weight = sum(terms)
+        if not story_weight:
             return 0.0, shared
         covers_article = min(1.0, shared_weight / total)
         covers_story = min(1.0, shared_weight / story_weight)
@@ -442,6 +713,9 @@ def _kind_weight(key: str) -> float:
     if key.startswith("@") and not key.startswith("@city:"):
         return 0.5  # a country, region or organisation: shared by every story about it
     return 1.0
+
+
+_KIND_WEIGHT: _PerWord = _PerWord(_kind_weight)
 
 
 class _Bands:

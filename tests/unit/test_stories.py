@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from monitor.stories import Features, StoryIndex, entities, features, resemblance, signature, skeleton
+from monitor.stories import NUM_PERM, Features, StoryIndex, entities, features, resemblance, signature, skeleton
+from monitor.text import fold
 
 SEED_TITLE, SEED_TEXT = (
     (Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_784eaa9a48f1fa15.txt").read_text(encoding="utf-8").split("\n", 1)
@@ -120,3 +124,101 @@ def test_signatures_are_stable_across_processes():
     # stored in the database and compared after a restart: must not depend on Python's hash seed
     assert [int(x) for x in signature("Unu doi trei patru cinci")[:3]] == [int(x) for x in signature("Unu doi trei patru cinci")[:3]]
     assert resemblance(signature("a b c d e f g"), signature("x y z w v u t")) < 0.2
+
+
+# ---- fast extraction, same results ------------------------------------------------------------
+
+ENTITY_CASES = [
+    # a Romanian multi-word name found by its words' dictionary forms; a weekday; a capital and its country
+    ("", "Liderii Organizației Tratatului de Securitate Colectivă se reunesc joi la Bișkek, în Kârgâzstan.", "ro",
+     {"@CSTO", "@KG", "@city:bishkek", "@day:thu"}, set()),
+    # an acronym as written, a two-word place, a date, a year; "Japarov's" is Japarov; a lone digit is no figure
+    ("", "NATO ministers met in The Hague on March 5, 2025, with Japarov's envoy.", "en",
+     {"#2025", "@NATO", "@city:hague", "@month:03", "date:03-05", "~jprv"}, set()),
+    # the title's own keys; "The" starts a sentence, the Kremlin stands for Russia
+    ("Tokayev invites Putin", "The Kremlin said Putin accepted on November 26.", "en",
+     {"#26", "@RU", "@month:11", "date:11-26", "~ptn", "~tkv"}, {"~ptn", "~tkv"}),
+    # everyday words at a sentence start are not names (Astăzi, Guvernul); figures in Romanian notation
+    ("", "Astăzi, ministrul Ion Popescu a anunțat bugetul. Guvernul a aprobat 1.700 de posturi și un deficit de 6,2%.", "ro",
+     {"#1700", "#6.2", "~ion", "~psk"}, set()),
+    # a date may run on from the title into the text; the title's keys take the title alone
+    ("Summit pe 26", "noiembrie, la Chișinău, cu 1 700 de invitați, pe 3 decembrie 2025.", "ro",
+     {"#1700", "#2025", "#26", "@city:chisinau", "@month:11", "@month:12", "date:11-26", "date:12-03"}, {"#26"}),
+    # the longest name wins: Statele Unite ale Americii, not Statele Unite then Americii
+    ("Republica Moldova și Statele Unite",
+     "Republica Moldova a semnat cu Statele Unite ale Americii un acord. Acordul intră în vigoare pe 1 ianuarie 2026.", "ro",
+     {"#2026", "@MD", "@US", "@month:01", "date:01-01"}, {"@MD", "@US"}),
+]
+
+
+@pytest.mark.parametrize(
+    "title,text,language,keys,title_keys", ENTITY_CASES, ids=["by-lemmas", "acronym-place-date", "title", "sentence-start", "title-into-text", "longest"]
+)
+def test_entity_keys_of_hand_checked_sentences(title, text, language, keys, title_keys):
+    found = entities(title, text, language)
+    assert (set(found.keys), set(found.title_keys)) == (keys, title_keys)
+    assert features(title, text, language).entities == found
+
+
+def _figure_texts(seed: int, count: int) -> list[str]:
+    """Random text dense with numbers, months and what may join or split them."""
+    words = ("26 1 12 123 1.700 1,700 6,2 6.2 2025 1 700 100 000 000 007 00 31 3rd COVID-19 19-20 mid-2026 x_1 a1 "
+             "mai Mai MAI noiembrie NOIEMBRIE November may March iunie iulie decembrie Bișkek Putin the la pe de").split()
+    seps = [" ", " ", "  ", ", ", ". ", ".", ",", "\n", " (", ") ", "-", "'", "’", "\t", "\u00a0", "\u202f", " – ", "%", ": "]
+    rng = random.Random(seed)
+    return ["".join(rng.choice(words) + rng.choice(seps) for _ in range(rng.randint(0, 40))) for _ in range(count)]
+
+
+def test_numbers_and_dates_are_those_the_patterns_find_anywhere():
+    # extraction tries _NUMBER and _DATE only at words with digits: it must find what a scan of the whole text finds
+    from monitor.stories import _DATE, _MONTHS, _NUMBER, _number_key
+
+    for text in _figure_texts(seed=5, count=400):
+        expected = {key for m in _NUMBER.finditer(text) if (key := _number_key(m.group(1), m.group(2)))}
+        for m in _DATE.finditer(text):
+            day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            expected.add(f"date:{_MONTHS[month.lower()]:02d}-{int(day):02d}")
+        for found in (entities("", text, "ro").keys, entities(text, "", "en").title_keys):
+            assert {k for k in found if k.startswith(("#", "date:"))} == expected, text
+
+
+def _datasketch_signature(text: str) -> np.ndarray:
+    """What signature() computed with datasketch before: MinHash(num_perm=NUM_PERM, seed=1) of the folded 4-word shingles."""
+    datasketch = pytest.importorskip("datasketch")
+    words = [fold(w) for w in re.findall(r"\w+(?:[-'’]\w+)*", text)]
+    if len(words) < 4:
+        shingles = [" ".join(words).encode()] if words else []
+    else:
+        shingles = [" ".join(words[i : i + 4]).encode() for i in range(len(words) - 3)]
+    m = datasketch.MinHash(num_perm=NUM_PERM, seed=1)
+    if shingles:
+        m.update_batch(shingles)
+    return m.hashvalues.astype(np.uint64)
+
+
+def _signature_texts() -> list[str]:
+    ro = "Șeful țării își asumă răspunderea pentru bugetul pe 2026, a declarat miercuri președintele"
+    rng = random.Random(11)
+    vocab = ro.split() + "ăâîșț ĂÂÎȘȚ Bişkek Kârgâzstan Sadîr Путин Жапаров 1.700 6,2% O'Neil l’Europe COVID-19 Straße İstanbul".split()
+    generated = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 150))) for _ in range(12)]
+    return [
+        "", " ", "\n\n", "!?", "a", "a b", "a b c", "a b c d", "a b c d e", "Unu doi trei patru cinci",
+        "Bișkek", ro, ro.replace("ș", "ş").replace("ț", "ţ"), unicodedata.normalize("NFD", ro), "ĂÂÎȘȚ ăâîșț " * 30,
+        "Путин встретился с Жапаровым в Бишкеке в среду", "习近平 会见 普京", "🙂 🙂 🙂 🙂 🙂", "🙂 a 🙂 b c d",
+        "x " * 600, SEED_TITLE, SEED_TEXT, EN_WIRE[1], TOKAYEV[1], edited_copy(SEED_TEXT),
+    ] + generated
+
+
+@pytest.mark.parametrize("text", _signature_texts(), ids=lambda t: f"{len(t)}chars")
+def test_signatures_are_bit_identical_to_datasketch_minhash(text):
+    # signatures are stored, and compared with those of new articles: the numpy MinHash must not drift from datasketch's
+    ours = signature(text)
+    assert ours.dtype == np.uint64 and ours.tolist() == _datasketch_signature(text).tolist()
+    assert features("Un titlu oarecare", text, "ro").signature.tolist() == (ours.tolist() if text else signature("Un titlu oarecare").tolist())
+
+
+def test_a_month_look_alike_is_not_a_date_and_breaks_nothing():
+    # the case-free date pattern lets in "ıanuarie" (dotless ı); it names no month
+    ents = entities("Summit la Bișkek", "Pe 5 ıanuarie 2026 liderii s-au întâlnit la Bișkek, pe 7 ianuarie la Moscova.", "ro")
+    assert "date:01-07" in ents.keys
+    assert "date:01-05" not in ents.keys
