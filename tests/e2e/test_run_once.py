@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,34 @@ def test_stories_continue_across_restarts(tmp_path, outlets, webhook):
     # the story had been alerted already: the new coverage sends nothing new (no `updates: true`)
     new_titles = [m["title"] for m in webhook.received[alerts:]]
     assert not any(story["title"] in t for t in new_titles), new_titles
+
+
+@pytest.mark.one_backend
+def test_a_feed_sent_again_byte_for_byte_is_not_read_again(tmp_path, outlets):
+    """A server that ignores conditional requests: the same bytes cost no parsing; changed bytes are read."""
+    config = write_config(tmp_path / "monitor.yaml", outlets, {}, sources=["ro-stiri"])
+    feed = (Path(__file__).parents[1] / "fixtures" / "outlets" / "ro-stiri" / "rss.xml").read_text(encoding="utf-8")
+    outlets.conditional = False
+    try:
+        outlets.set_override("/ro-stiri/rss.xml", feed, "application/rss+xml; charset=utf-8")
+        assert run_monitor("run", "--once", config=config).returncode == 0
+        assert run_monitor("run", "--once", config=config).returncode == 0
+        state = {s["name"]: s for s in json.loads(run_monitor("status", "--json", config=config).stdout)}["ro-stiri"]
+        assert state["outcome"] == "ok" and state["not_modified"] is True
+        articles = json.loads(run_monitor("stories", "--json", config=config).stdout)
+
+        extra = (
+            "<item><title>Ultima oră: Bișkek găzduiește un nou summit</title>"
+            "<link>{{BASE}}/ro-stiri/articole/nou-summit.html</link><guid>nou-summit-1</guid>"
+            "<description>Liderii regiunii se întâlnesc din nou la Bișkek.</description></item></channel>"
+        )
+        outlets.set_override("/ro-stiri/rss.xml", feed.replace("</channel>", extra, 1), "application/rss+xml; charset=utf-8")
+        assert run_monitor("run", "--once", config=config).returncode == 0
+        state = {s["name"]: s for s in json.loads(run_monitor("status", "--json", config=config).stdout)}["ro-stiri"]
+        assert state["not_modified"] is False and state["new_items"] == 1
+        assert sum(len(s["articles"]) for s in json.loads(run_monitor("stories", "--json", config=config).stdout)) == (
+            sum(len(s["articles"]) for s in articles) + 1
+        )
+    finally:
+        outlets.conditional = True
+        outlets.clear_overrides()
