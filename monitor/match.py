@@ -15,16 +15,23 @@ match only themselves, case-sensitively, as whole words.
 
 Speed: every phrase of every watch is indexed by its first word's keys, so an article
 is scanned once whatever the number of watches; only watches with a phrase present
-(and the few that can hold without one) are evaluated.
+(and the few that can hold without one) are evaluated. Before that, the article is split
+on white space and each chunk looked up in a cache that says whether it holds a trigger
+(the rarest word of a phrase that can wake a watch): most articles hold none and cost a
+split and a dict lookup per chunk. The others are tokenised, each word's watch words
+coming from a per-word cache (word as written -> ids), so a word is folded and
+lemmatised once, not in every article. Both caches are bounded (Watchlist.MAX_CACHED).
 """
 
 from __future__ import annotations
 
 import re
+from operator import sub
 from dataclasses import dataclass, field
+from itertools import accumulate, chain, compress, islice, repeat
 from typing import Iterable, Union
 
-from monitor.text import LEMMA_LANGUAGES, fold, lemma, nfc, tokenize
+from monitor.text import _WORD, LEMMA_LANGUAGES, fold, lemma, nfc
 from monitor.types import Hit, Match
 
 
@@ -42,6 +49,16 @@ class Word:
     text: str  # NFC, comma letters
     kind: str
     folded: str
+
+    def __hash__(self) -> int:  # cached: words are hashed with every phrase
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = hash((self.text, self.kind, self.folded))
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __reduce__(self):  # the cached hash is per process: never copy or pickle it
+        return (Word, (self.text, self.kind, self.folded))
 
     @property
     def lemmas(self) -> tuple[str, ...]:
@@ -80,6 +97,27 @@ class Phrase:
     text: str  # as written in the watch
     words: tuple[Word, ...]
     field: str | None = None  # "title", "text" or None for either
+
+    def __hash__(self) -> int:  # cached: phrases are dict keys on every matching article
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = hash((self.text, self.words, self.field))
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __reduce__(self):  # the cached hash is per process: never copy or pickle it
+        return (Phrase, (self.text, self.words, self.field))
+
+    @property
+    def unscoped(self) -> "Phrase":
+        """The same phrase in either field: the form under which occurrences are indexed."""
+        if self.field is None:
+            return self
+        found = self.__dict__.get("_unscoped")
+        if found is None:
+            found = Phrase(self.text, self.words, None)
+            object.__setattr__(self, "_unscoped", found)
+        return found
 
     @property
     def label(self) -> str:
@@ -120,8 +158,6 @@ _NEAR = re.compile(r"^NEAR/(\d+)$")
 
 
 def make_phrase(text: str, column: int, exact: bool = False, scope: str | None = None) -> Phrase:
-    from monitor.text import _WORD  # one definition of a word for queries and articles
-
     words = tuple(make_word(m.group(), exact) for m in _WORD.finditer(nfc(text)))
     if not words:
         raise QueryError(f"{text!r} contains no letters or digits to match", column)
@@ -324,69 +360,96 @@ def compile_watch(
 
 # ---- the article side ---------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Tok:
-    start: int
-    end: int
-    raw: str
-    lower: str
-    folded: str
-    lemma: str
-    word: int  # position counted in written words: "l-a" is one word for NEAR, two tokens for phrases
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    field: str
-    first: int  # token index
-    last: int
-    first_word: int  # written-word positions, for NEAR
-    last_word: int
-
-
 _JOINERS = frozenset("-‐‑'’")
+_findall = _WORD.findall
+_UNSEEN = object()  # not in a word cache yet: truthy, unlike () for "no watch word here"
+_span = re.Match.span
+# An occurrence of a phrase is a plain tuple (field, first token index, last token index):
+# one is made per occurrence on the hot path.
+Occurrence = tuple[str, int, int]
 
 
-def _toks(text: str, lang: str) -> list[Tok]:
-    out: list[Tok] = []
-    word = -1
-    for t in tokenize(text):
-        gap = text[out[-1].end : t.start] if out else " "
-        if not gap or not set(gap) <= _JOINERS:
-            word += 1
-        out.append(Tok(t.start, t.end, t.raw, t.raw.lower(), t.folded, lemma(t.raw, lang), word))
-    return out
-
-
-def _token_keys(tok: Tok, lang: str) -> list[tuple[str, ...]]:
-    return [("c", tok.raw), ("x", tok.lower), ("f", tok.folded), ("l", lang, tok.lemma)]
+def _chunk_steps(chunk: str) -> list[int]:
+    """For each word of a chunk of text without white space: 1 if it starts a written word,
+    0 if only joiners separate it from the word before ("l-a" is one word for NEAR)."""
+    steps = []
+    end = None
+    for m in _WORD.finditer(chunk):
+        gap = chunk[end : m.start()] if end is not None else " "  # white space precedes a chunk
+        steps.append(0 if gap and set(gap) <= _JOINERS else 1)
+        end = m.end()
+    return steps
 
 
 @dataclass
 class Scan:
-    """What was found in one article: every indexed phrase's occurrences, and the text to quote."""
+    """What was found in one article: every indexed phrase's occurrences, and the text to quote.
+
+    `found` maps a phrase to its occurrences, title ones first, each field's in text order.
+    Word offsets (for snippets) are worked out only when asked for and only as far as needed;
+    written-word positions (for NEAR) from the field's white-space-separated chunks.
+    """
 
     title: str
     text: str
     language: str
     source: str
     found: dict[Phrase, list[Occurrence]] = field(default_factory=dict)
-    tokens: dict[str, list[Tok]] = field(default_factory=dict)
+    # field -> its chunks (body.split()) and, per chunk, a sequence with one item per word
+    chunks: dict[str, tuple[list[str], list[tuple]]] = field(default_factory=dict, repr=False)
+    _spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)  # as far as needed
+    _numbers: dict[str, list[int]] = field(default_factory=dict, repr=False)
+
+    def body(self, field_name: str) -> str:
+        return self.title if field_name == "title" else self.text
 
     def occurrences(self, phrase: Phrase) -> list[Occurrence]:
         if phrase.field is None:
             return self.found.get(phrase, [])
-        return [o for o in self.found.get(Phrase(phrase.text, phrase.words, None), []) if o.field == phrase.field]
+        return [o for o in self.found.get(phrase.unscoped, []) if o[0] == phrase.field]
+
+    def _layout(self, field_name: str) -> tuple[list[str], list[tuple]]:
+        found = self.chunks.get(field_name)
+        if found is None:
+            parts = self.body(field_name).split()
+            found = self.chunks[field_name] = (parts, [tuple(_findall(part)) for part in parts])
+        return found
+
+    def spans(self, field_name: str, count: int) -> list[tuple[int, int]]:
+        """Start and end offsets of the field's first `count` words (all, if fewer), found on demand."""
+        spans = self._spans.get(field_name)
+        if spans is None:
+            spans = self._spans[field_name] = []
+        if count > len(spans):
+            at = spans[-1][1] if spans else 0  # the regex resumes there, as it would in one pass
+            spans.extend(map(_span, islice(_WORD.finditer(self.body(field_name), at), count - len(spans))))
+        return spans
+
+    def word_numbers(self, field_name: str) -> list[int]:
+        """Each token's position counted in written words: "l-a" is one word for NEAR, two tokens for phrases."""
+        numbers = self._numbers.get(field_name)
+        if numbers is None:
+            parts, words = self._layout(field_name)
+            counts = list(map(len, words))
+            numbers = list(range(sum(counts)))  # each word is a written word of its own ...
+            if max(counts, default=0) > 1:  # ... but in chunks such as "l-a"
+                joined = [0] * len(numbers)
+                ends = list(accumulate(counts))
+                for j in compress(range(len(counts)), map((1).__lt__, counts)):
+                    for k, step in enumerate(_chunk_steps(parts[j]), ends[j] - counts[j]):
+                        if not step:
+                            joined[k] = 1
+                numbers = list(map(sub, numbers, accumulate(joined)))
+            self._numbers[field_name] = numbers
+        return numbers
 
     def snippet(self, phrase: Phrase) -> Hit | None:
         occ = self.occurrences(phrase)
         if not occ:
             return None
-        o = min(occ, key=lambda o: (o.field != "title", o.first))
-        body = self.title if o.field == "title" else self.text
-        toks = self.tokens[o.field]
-        return Hit(phrase.text, o.field, snippet(body, toks[o.first].start, toks[o.last].end))
+        field_name, first, last = occ[0]  # the earliest, title before text: the order they were found in
+        spans = self.spans(field_name, last + 1)
+        return Hit(phrase.text, field_name, snippet(self.body(field_name), spans[first][0], spans[last][1]))
 
 
 def _holds(node: Node, scan: Scan) -> bool:
@@ -403,15 +466,16 @@ def _holds(node: Node, scan: Scan) -> bool:
 
 def _near_pair(node: Near, scan: Scan) -> tuple[Phrase, Phrase] | None:
     for lp in node.left:
-        for a in scan.occurrences(lp):
+        for a_field, a_first, a_last in scan.occurrences(lp):
             for rp in node.right:
-                for b in scan.occurrences(rp):
-                    if a.field != b.field:
+                for b_field, b_first, b_last in scan.occurrences(rp):
+                    if a_field != b_field:
                         continue
-                    if b.first_word > a.last_word:
-                        gap = b.first_word - a.last_word - 1
+                    numbers = scan.word_numbers(a_field)
+                    if numbers[b_first] > numbers[a_last]:
+                        gap = numbers[b_first] - numbers[a_last] - 1
                     else:
-                        gap = a.first_word - b.last_word - 1
+                        gap = numbers[a_first] - numbers[b_last] - 1
                     if gap <= node.distance:
                         return lp, rp
     return None
@@ -481,18 +545,27 @@ class Verdict:
 @dataclass
 class _TrieNode:
     children: dict[int, "_TrieNode"] = field(default_factory=dict)
-    ends: list[Phrase] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)  # ids of the phrases whose last word this is
+
+
+def _word_rarity(word: Word) -> float:
+    """Expected occurrences per million words (lower is rarer)."""
+    from wordfreq import zipf_frequency
+
+    zipf = max(zipf_frequency(word.text, lang) for lang in LEMMA_LANGUAGES)
+    return 10**zipf if zipf > 0 else 0.01
 
 
 def _rarity(phrase: Phrase) -> float:
     """Expected occurrences per million words of the phrase's rarest word (lower is rarer)."""
-    from wordfreq import zipf_frequency
+    return min([1e9, *(_word_rarity(word) for word in phrase.words)])
 
-    best = 1e9
-    for word in phrase.words:
-        zipf = max(zipf_frequency(word.text, lang) for lang in LEMMA_LANGUAGES)
-        best = min(best, 10**zipf if zipf > 0 else 0.01)
-    return best
+
+def _rarest_word(phrase: Phrase) -> Word:
+    """The word of the phrase least likely to occur: no article without it contains the phrase."""
+    if len(phrase.words) == 1:
+        return phrase.words[0]
+    return min(phrase.words, key=_word_rarity)
 
 
 def _anchors(node: Node) -> tuple[Phrase, ...] | None:
@@ -519,10 +592,30 @@ def _anchors(node: Node) -> tuple[Phrase, ...] | None:
     return min(options, key=lambda phrases_: sum(_rarity(p) for p in phrases_))
 
 
+_NO_IDS = {n: ((),) * n for n in range(1, 9)}  # a chunk of n words none of which is a watch word
+
+
+class _Caches:
+    """One language's caches, so that a word or chunk seen before costs one dict lookup."""
+
+    __slots__ = ("words", "chunks", "flags")
+
+    def __init__(self) -> None:
+        self.words: dict[str, tuple[int, ...]] = {}  # word as written -> ids of the watch words it is (() for none: nearly all)
+        self.chunks: dict[str, tuple[tuple[int, ...], ...]] = {}  # text between white space -> its words' ids
+        self.flags: dict[str, bool | tuple[()]] = {}  # the same chunks -> True if a word is a trigger, else ()
+
+    def clear(self) -> None:
+        self.words.clear()
+        self.chunks.clear()
+        self.flags.clear()
+
+
 class Watchlist:
     """All watches compiled together; `match` scans an article once."""
 
     MAX_OCCURRENCES = 64  # per phrase and article: enough for NEAR, bounded for huge pages
+    MAX_CACHED = 200_000  # words and space-separated chunks remembered, all languages together
 
     def __init__(self, watches: list[CompiledWatch]):
         self.watches = watches
@@ -531,18 +624,30 @@ class Watchlist:
         self._word_id: dict[Word, int] = {}
         self._ids_by_key: dict[tuple[str, ...], list[int]] = {}
         self._trie: _TrieNode = _TrieNode()
+        self._phrase_id: dict[Phrase, int] = {}
+        self._phrases: list[Phrase] = []
         self._anchored: dict[Phrase, list[int]] = {}
         self._always: set[int] = set()
+        self._positive: list[tuple[Phrase, ...]] = []
+        # a word of every phrase that can make a watch a candidate (its rarest): an article with
+        # none of these can only match the `_always` watches, and none of their phrases
+        triggers: set[Phrase] = set()
         for i, watch in enumerate(watches):
             for phrase in [*phrases(watch.tree), *watch.exclude]:
-                self._insert(Phrase(phrase.text, phrase.words, None))
+                self._insert(phrase.unscoped)
+            self._positive.append(tuple(positive_phrases(watch.tree)))
             anchors = _anchors(watch.tree)
             if anchors is None:
                 # holds, or may hold, with none of its phrases present (`a OR NOT b`): checked on every article
                 self._always.add(i)
+                triggers.update(p.unscoped for p in [*phrases(watch.tree), *watch.exclude])
             else:
                 for phrase in anchors:
-                    self._anchored.setdefault(Phrase(phrase.text, phrase.words, None), []).append(i)
+                    self._anchored.setdefault(phrase.unscoped, []).append(i)
+                    triggers.add(phrase.unscoped)
+        self._triggers = frozenset(self._word_id[_rarest_word(p)] for p in triggers)
+        self._by_language: dict[str, _Caches] = {}
+        self._cached = 0  # entries in all the caches together
 
     def _insert(self, phrase: Phrase) -> None:
         node = self._trie
@@ -553,38 +658,127 @@ class Watchlist:
                 for key in word.keys():
                     self._ids_by_key.setdefault(key, []).append(wid)
             node = node.children.setdefault(wid, _TrieNode())
-        if phrase not in node.ends:
-            node.ends.append(phrase)
+        pid = self._phrase_id.get(phrase)
+        if pid is None:
+            pid = self._phrase_id[phrase] = len(self._phrases)
+            self._phrases.append(phrase)
+        if pid not in node.ends:
+            node.ends.append(pid)
+
+    def _caches(self, lang: str) -> _Caches:
+        caches = self._by_language.get(lang)
+        if caches is None:
+            caches = self._by_language[lang] = _Caches()
+        return caches
+
+    def _room(self) -> None:
+        """Keep the caches bounded: forget everything once full (the words come back as articles need them)."""
+        self._cached += 1
+        if self._cached > self.MAX_CACHED:
+            for caches in self._by_language.values():
+                caches.clear()
+            self._cached = 1
+
+    def _ids(self, word: str, lang: str) -> tuple[int, ...]:
+        """The ids of the watch words that a token written `word` satisfies, by its four keys (cached)."""
+        cache = self._caches(lang).words
+        found = cache.get(word)
+        if found is None:
+            raw = word if word.isascii() else nfc(word)  # NFC, comma letters, case kept
+            by_key = self._ids_by_key
+            ids: set[int] = set()
+            for key in (("c", raw), ("x", raw.lower()), ("f", fold(word)), ("l", lang, lemma(raw, lang))):
+                wids = by_key.get(key)
+                if wids:
+                    ids.update(wids)
+            self._room()
+            found = cache[word] = tuple(sorted(ids)) if ids else ()
+        return found
+
+    def _chunk(self, chunk: str, lang: str) -> tuple[tuple[tuple[int, ...], ...], bool | tuple[()]]:
+        """The watch-word ids of each word of a chunk of text without white space, and whether
+        one of them is a trigger; both cached."""
+        caches = self._caches(lang)
+        found = caches.chunks.get(chunk)
+        flag = caches.flags.get(chunk)
+        if found is None or flag is None:
+            found = tuple(self._ids(word, lang) for word in _findall(chunk))
+            if not any(found):
+                found = _NO_IDS.get(len(found), found)  # shared: nearly every chunk is one such
+            triggers = self._triggers
+            flag = any(wid in triggers for ids in found for wid in ids) or ()
+            self._room()
+            caches.chunks[chunk] = found
+            caches.flags[chunk] = flag
+        return found, flag
+
+    def _triggered(self, lang: str, *fields: list[str]) -> bool:
+        """Whether a trigger word occurs in the fields (split on white space): one dict lookup per chunk."""
+        flags = self._caches(lang).flags
+        get = flags.get
+        for chunks in fields:
+            if not any(map(get, chunks, repeat(_UNSEEN))):  # all seen before, no trigger: the common case
+                continue
+            for chunk in chunks:
+                flag = get(chunk, _UNSEEN)
+                if flag is _UNSEEN:
+                    flag = self._chunk(chunk, lang)[1]
+                if flag:
+                    return True
+        return False
 
     def scan(self, title: str, text: str, language: str = "ro", source: str = "") -> Scan:
         """Find every indexed phrase in the title and text: one pass, whatever the number of watches."""
-        scan = Scan(title, text, language, source)
-        for field_name, body in (("title", title), ("text", text)):
-            toks = _toks(body, language)
-            scan.tokens[field_name] = toks
-            ids: list[set[int]] = []
-            for tok in toks:
-                found: set[int] = set()
-                for key in _token_keys(tok, language):
-                    found.update(self._ids_by_key.get(key, ()))
-                ids.append(found)
-            for start in range(len(toks)):
-                self._walk(self._trie, ids, toks, start, start, field_name, scan)
+        return self._scan(Scan(title, text, language, source), title.split(), text.split())
+
+    def _scan(self, scan: Scan, *fields: list[str]) -> Scan:
+        # a word never holds white space: a field's words are its chunks' words, in order
+        get = self._caches(scan.language).chunks.get
+        found: dict[int, list[Occurrence]] = {}  # by phrase id: an int hashes faster than a Phrase
+        walk = self._walk
+        first = self._trie.children
+        limit = self.MAX_OCCURRENCES
+        for field_name, chunks in zip(("title", "text"), fields):
+            per_chunk = list(map(get, chunks, repeat(None, len(chunks))))
+            if None in per_chunk:
+                for i, chunk_ids in enumerate(per_chunk):
+                    if chunk_ids is None:
+                        per_chunk[i] = self._chunk(chunks[i], scan.language)[0]
+            scan.chunks[field_name] = (chunks, per_chunk)
+            ids = list(chain.from_iterable(per_chunk))  # per word: the watch words it is
+            if not any(ids):
+                continue
+            last = len(ids) - 1
+            for start in compress(range(len(ids)), ids):  # the words that are some watch word
+                for wid in ids[start]:
+                    child = first.get(wid)
+                    if child is None:
+                        continue
+                    for pid in child.ends:  # one-word phrases (most) end here: no call needed
+                        occ = found.get(pid)
+                        if occ is None:
+                            found[pid] = [(field_name, start, start)]
+                        elif len(occ) < limit:
+                            occ.append((field_name, start, start))
+                    if child.children and start < last:
+                        walk(child, ids, start, start + 1, field_name, found)
+        phrases_ = self._phrases
+        scan.found.update((phrases_[pid], occ) for pid, occ in found.items())
         return scan
 
-    def _walk(self, node: "_TrieNode", ids: list[set[int]], toks: list[Tok], start: int, at: int, field_name: str, scan: Scan) -> None:
-        if at >= len(toks):
-            return
+    def _walk(self, node: "_TrieNode", ids: list[tuple[int, ...]], start: int, at: int, field_name: str, found: dict[int, list[Occurrence]]) -> None:
         for wid in ids[at]:
             child = node.children.get(wid)
             if child is None:
                 continue
-            for phrase in child.ends:
-                occ = scan.found.setdefault(phrase, [])
-                if len(occ) < self.MAX_OCCURRENCES:
-                    occ.append(Occurrence(field_name, start, at, toks[start].word, toks[at].word))
-            if child.children:
-                self._walk(child, ids, toks, start, at + 1, field_name, scan)
+            for pid in child.ends:
+                occ = found.get(pid)
+                if occ is None:
+                    found[pid] = [(field_name, start, at)]
+                elif len(occ) < self.MAX_OCCURRENCES:
+                    occ.append((field_name, start, at))
+            if child.children and at + 1 < len(ids):
+                self._walk(child, ids, start, at + 1, field_name, found)
 
     def _admits(self, watch: CompiledWatch, scan: Scan) -> str | None:
         """Why a watch does not apply to this article at all, or None."""
@@ -599,10 +793,19 @@ class Watchlist:
 
     def match(self, title: str, text: str, language: str = "ro", source: str = "") -> list[Match]:
         """Which watches an article (its title and main text) satisfies, with the evidence."""
-        scan = self.scan(title, text, language, source)
-        candidates: set[int] = set(self._always)
-        for phrase in scan.found:
-            candidates.update(self._anchored.get(phrase, ()))
+        fields = title.split(), text.split()
+        if self._triggered(language, *fields):
+            scan = self._scan(Scan(title, text, language, source), *fields)
+            candidates: set[int] = set(self._always)
+            for phrase in scan.found:
+                candidates.update(self._anchored.get(phrase, ()))
+        elif self._always:
+            # no word that any watch's anchor or any `_always` watch's phrase needs: no phrase
+            # these watches look at occurs, so an empty scan decides them exactly
+            scan = Scan(title, text, language, source)
+            candidates = self._always
+        else:
+            return []  # the common case: no candidate at all
         out = []
         for i in sorted(candidates):
             watch = self.watches[i]
@@ -610,7 +813,7 @@ class Watchlist:
                 continue
             ok, clause = explain(watch.tree, scan)
             if ok:
-                hits = [scan.snippet(p) for p in positive_phrases(watch.tree)]
+                hits = [scan.snippet(p) for p in self._positive[i]]
                 unique = tuple({(h.term, h.field): h for h in hits if h is not None}.values())
                 out.append(Match(watch.name, unique, clause))
         return out

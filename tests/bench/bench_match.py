@@ -5,11 +5,17 @@
 Articles are the fixture outlets' pages (Romanian and English); watches mix real
 ones with generated names, phrases, boolean queries, NEAR and exclusions. Prints
 articles per second for each watchlist size and the ratio to the smallest.
+
+Then the feed items of benchmarks/bench_ingest.py (~120 words each) against its 300
+watches ("summit", "guvernul AND bugetul" and rare names such as "Nume12x7"), and
+against the rare names alone, where nearly every article matches nothing: microseconds
+per article, on a first pass (cold caches) and once warm.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -74,6 +80,35 @@ def measure(watchlist: Watchlist, docs: list[tuple[str, str, str]], rounds: int)
     return rounds * len(docs) / (time.perf_counter() - start)
 
 
+def feed_items(n_feeds: int = 200, n_items: int = 50) -> list[tuple[str, str, str]]:
+    from benchmarks.bench_ingest import make_feeds
+
+    out = []
+    for f, body in enumerate(make_feeds(n_feeds, n_items).values()):
+        lang = "ro" if f % 2 == 0 else "en"  # as bench_ingest's sources
+        for title, text in re.findall(r"<title>(.*?)</title>.*?<description>(.*?)</description>", body.decode()):
+            out.append((title, text, lang))
+    return out
+
+
+def feed_watches(n_feeds: int = 200, n_watches: int = 300) -> list:
+    """The watches benchmarks/bench_ingest.py's write_config builds."""
+    rng = random.Random(2)
+    out = [compile_watch("w0", terms=["summit"]), compile_watch("w1", query="guvernul AND bugetul")]
+    while len(out) < n_watches:
+        out.append(compile_watch(f"w{len(out)}", terms=[f"Nume{rng.randint(0, n_feeds)}x{rng.randint(0, 60)}"]))
+    return out
+
+
+def per_article(watchlist: Watchlist, docs: list[tuple[str, str, str]]) -> tuple[float, int]:
+    """Microseconds per article over one pass, and the number of matches."""
+    found = 0
+    start = time.perf_counter()
+    for title, text, lang in docs:
+        found += len(watchlist.match(title, text, lang, "bench"))
+    return (time.perf_counter() - start) / len(docs) * 1e6, found
+
+
 def main() -> None:
     rng = random.Random(7)
     docs = articles()
@@ -86,7 +121,17 @@ def main() -> None:
         built = time.perf_counter() - t0
         rate = max(measure(wl, docs, rounds=20) for _ in range(3))
         base = base or rate
-        print(f"{n:>6} watches: {rate:8.0f} articles/s  (build {built:5.2f} s; {base / rate:4.2f}x the time per article of 10 watches)")
+        print(f"{n:>6} watches: {rate:8.0f} articles/s, {1e6 / rate:6.1f} us/article  (build {built:5.2f} s; {base / rate:4.2f}x the time per article of 10 watches)")
+
+    items = feed_items()
+    words = sum(len(t.split()) + len(x.split()) for t, x, _ in items) / len(items)
+    print(f"{len(items)} feed items (benchmarks/bench_ingest.py), {words:.0f} words on average")
+    every = feed_watches()
+    for label, chosen in (("300 watches as bench_ingest", every), ("its 298 rare names alone", every[2:])):
+        wl = Watchlist(chosen)
+        cold, found = per_article(wl, items)
+        warm = min(per_article(wl, items)[0] for _ in range(3))
+        print(f"  {label:28}: {warm:6.1f} us/article warm, {cold:6.1f} first pass; {found / len(items):.2f} matches/article")
 
 
 if __name__ == "__main__":

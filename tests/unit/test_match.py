@@ -317,3 +317,99 @@ def test_explanations_name_the_clause_that_matched_or_failed():
     verdicts = {v.watch: v for v in wl.verdicts("", "ICC judges met. Putin și apoi, mult mai târziu, Japarov.", "ro")}
     assert verdicts["icc"].reason == 'none of warrant, "mandat de arestare" found'
     assert verdicts["near"].reason == "Putin NEAR/2 Japarov not within 2 words"
+
+
+# ---- the fast path: triggers, caches, lazily found offsets -----------------------------------
+
+
+def _vocabulary_article(rng: random.Random, vocabulary: list[str], n: int) -> str:
+    seps = [" ", " ", " ", ", ", ". ", "-", "'", "\n", "  ", "\t(", ") ", "\u00a0"]
+    return "".join(rng.choice(vocabulary) + rng.choice(seps) for _ in range(n))
+
+
+def test_match_agrees_with_the_full_verdicts_scan():
+    """match() skips articles with no trigger word and caches words; verdicts() scans everything."""
+    rng = random.Random(99)
+    vocabulary = "Brașov Braşov Brasov BRASOV mandat mandatul de arestare ICC Putin Japarov l-a într-o cricket Cricket summit s\u0326coala școală".split()
+    other = "vremea ninge soare anunț ziua the weather today".split()
+    queries = [
+        "Brașov", '"mandat de arestare"', "Putin NEAR/1 Japarov", "ICC NOT cricket", "title:=Brașov OR text:summit",
+        "Brasov OR NOT cricket", '("mandat de arestare" OR ICC) AND (Putin OR NOT Japarov)', "NOT title:cricket OR școală",
+    ]
+    watches = [compile_watch(f"w{i}", query=q) for i, q in enumerate(queries)]
+    watches.append(compile_watch("ex", terms=["Putin"], exclude=["cricket"]))
+    watches.append(compile_watch("ro", terms=["summit"], languages=["ro"]))
+    wl = Watchlist(watches)
+    for _ in range(300):
+        words_ = vocabulary + other * rng.choice([0, 1, 10])
+        title, text = _vocabulary_article(rng, words_, rng.randint(0, 5)), _vocabulary_article(rng, words_, rng.randint(0, 30))
+        lang = rng.choice(["ro", "en", "fr"])
+        got = {m.watch for m in wl.match(title, text, lang, "s")}
+        assert got == {v.watch for v in wl.verdicts(title, text, lang, "s") if v.matched}, (title, text, lang)
+        assert [m.watch for m in wl.match(title, text, lang, "s")] == sorted(got, key=lambda w: [x.name for x in watches].index(w))
+
+
+def test_word_caches_are_bounded_and_change_no_result():
+    rng = random.Random(5)
+    vocabulary = [f"cuvânt{i}" for i in range(300)] + ["de", "la", "l-a"]
+    watches = [compile_watch(f"w{i}", terms=[f"cuvânt{i}", f"cuvant{i + 1} de cuvânt{i + 2}"]) for i in range(0, 300, 3)]
+    watches.append(compile_watch("any", query="cuvânt7 OR NOT cuvânt8"))
+    small, big = Watchlist(watches), Watchlist(watches)
+    small.MAX_CACHED = 25
+    for _ in range(60):
+        text = _vocabulary_article(rng, vocabulary, 40)
+        lang = rng.choice(["ro", "en"])
+        assert small.match("", text, lang) == big.match("", text, lang)
+        assert sum(len(c.words) + len(c.chunks) for c in small._by_language.values()) <= small.MAX_CACHED
+    assert sum(len(c.words) + len(c.chunks) for c in big._by_language.values()) > 100  # the big one did cache
+
+
+def test_articles_without_a_trigger_word_are_not_tokenised(monkeypatch):
+    wl = Watchlist([compile_watch("warrant", query='"mandat de arestare" OR "mandat european"'), compile_watch("any", query="Bișkek OR NOT cricket")])
+    # a phrase wakes its watch only through its rarest word: never through "de" or "european"
+    assert sorted(w.text for w, wid in wl._word_id.items() if wid in wl._triggers) == ["Bișkek", "arestare", "cricket", "mandat"]
+    matched = wl.match("Vremea", "Mandat de două ori, de la Brașov.")
+    assert [m.watch for m in matched] == ["any"]  # NOT cricket holds without any phrase present
+    assert matched[0].hits == ()
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("tokenised an article that holds no trigger word")
+
+    monkeypatch.setattr(wl, "_scan", no_scan)
+    assert [m.watch for m in wl.match("Vremea", "Ninge de dimineață la Brașov, de la munte.")] == ["any"]
+    with pytest.raises(AssertionError):
+        wl.match("Cricket", "")  # a trigger: the full scan runs
+    monkeypatch.undo()
+    assert wl.match("Cricket", "") == []
+    m = wl.match("", "Judecătorii au emis mandatul\u00a0de  arestare.")[0]
+    assert m.watch == "warrant" and m.hits[0].snippet == "Judecătorii au emis [[mandatul de arestare]]."
+
+
+def test_snippets_and_near_with_irregular_spacing_and_joined_words():
+    wl = Watchlist([compile_watch("name", terms=["Japarov"])] + [compile_watch(f"n{n}", query=f"Putin NEAR/{n} Japarov") for n in range(4)])
+    text = "  Ieri,\t\tPutin  l-a\n\nprimit pe (Japarov).  Apoi  Japarov a plecat "
+    got = {m.watch: m for m in wl.match("", text)}
+    assert set(got) == {"name", "n3"}  # "l-a" is one written word: three words between them
+    assert got["name"].hits[0].snippet == "Ieri, Putin l-a primit pe ([[Japarov]]). Apoi Japarov a plecat"
+    assert [m.watch for m in wl.match("", "Putin l-a, Japarov")] == ["name", "n1", "n2", "n3"]
+    assert [m.watch for m in wl.match("Putin l-a Japarov", "")] == ["name", "n1", "n2", "n3"]
+    assert [m.watch for m in wl.match("Putin l - a Japarov", "")] == ["name", "n2", "n3"]  # two words
+    decomposed = "Bras\u0327ov s\u0326i Japarov"  # combining marks stay inside their word
+    assert [h.snippet for h in wl.match(decomposed, "")[0].hits] == ["Bras\u0327ov s\u0326i [[Japarov]]"]
+
+
+def test_folded_lemma_table_is_compact_and_exact():
+    from monitor.text import _FoldedLemmas, _folded_lemmas, lemma
+
+    table = {"organizatiei": "organizatie", "arestari": "arestare", "ăâ": "a", "x\x00y": "z", "k": "v\x01w", "é": "e"}
+    packed = _FoldedLemmas.pack(table)
+    again = _FoldedLemmas.loads(packed.dumps())
+    for t in (packed, again):
+        assert all(t.get(k, "-") == v for k, v in table.items())
+        assert t.get("organizati", "-") == "-" and t.get("organizatiei\x01", "-") == "-" and t.get("", "-") == "-"
+    assert _FoldedLemmas.loads(b"not marshal") is None
+    ro = _folded_lemmas("ro")
+    assert ro.get("organizatiei", "-") == "organizatie"
+    assert len(ro._blob) < 16_000_000  # a dict of the same ~300,000 pairs took ~56 MB
+    assert lemma("organizatiei", "ro") == lemma("Organizației", "ro") == "organizatie"
+    assert lemma("sedinta", "ro") == "sedinta"
