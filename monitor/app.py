@@ -12,6 +12,7 @@ import logging
 import signal
 import time
 from itertools import islice
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from monitor.types import Article, RawDocument
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+CONCURRENT_SOURCES = 64  # crawled or being stored at once
+BATCH_DOCUMENTS = 2000  # crawled articles stored in one transaction at most
 KNOWN_LINKS = 500  # recent links per source read from the store at start
 KNOWN_LINKS_KEPT = 100  # at least this many kept per source (or 3x its feed's length)
 DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon
@@ -100,8 +103,12 @@ class Monitor:
         self.in_flight: dict[str, asyncio.Task] = {}  # source name -> its running crawl (daemon)
         self.states: dict[str, SourceState] | None = None  # source states as last written (read once at start)
         self.known: dict[str, dict[str, None]] = {}  # source -> links and GUIDs of its recent entries, oldest first
-        self._batch = Batcher(self._store_batch)
+        self._batch = Batcher(self._store_batch, size=lambda r: len(r.documents) + 1, limit=BATCH_DOCUMENTS)
         self._warming: asyncio.Future | None = None
+        self._busy: asyncio.Semaphore | None = None
+        # one thread stores everything: glibc gives each thread its own heap, and several threads
+        # each taking turns at big batches would each keep a batch's worth of memory for good
+        self._storer = ThreadPoolExecutor(1, thread_name_prefix="store")
 
     def apply(self, settings: Settings) -> None:
         """Take a (re)loaded config; the database URL is fixed for the process's life."""
@@ -126,7 +133,7 @@ class Monitor:
 
     async def _store_batch(self, results: list[CrawlResult]) -> None:
         async with self.lock:
-            await asyncio.to_thread(self.store_results, results)
+            await asyncio.get_running_loop().run_in_executor(self._storer, self.store_results, results)
 
     def source(self, name: str) -> RssSource | HtmlSource | None:
         return next((s for s in self.settings.config.sources if s.name == name), None)
@@ -248,11 +255,15 @@ class Monitor:
         known = self.known.get(name)
         if known is None and (isinstance(source, HtmlSource) or source.fulltext):  # only they fetch pages per link
             known = self.known[name] = dict.fromkeys(await asyncio.to_thread(self.store.known_links, name, KNOWN_LINKS))
-        started = time.monotonic()
-        async with self._host_slot(source.url):
-            result = await self.crawler.crawl(source, timeout, known or (), validators)
-        result.seconds = time.monotonic() - started
-        await self._batch.submit(result)
+        if self._busy is None:
+            self._busy = asyncio.Semaphore(CONCURRENT_SOURCES)
+        # held until the articles are stored: crawls cannot run ahead of storing and pile up in memory
+        async with self._busy:
+            started = time.monotonic()
+            async with self._host_slot(source.url):
+                result = await self.crawler.crawl(source, timeout, known or (), validators)
+            result.seconds = time.monotonic() - started
+            await self._batch.submit(result)
         if deliver and self.alerts_queued:
             self.alerts_queued = False
             async with self.lock:
@@ -296,6 +307,8 @@ class Monitor:
             assert self.states is not None
             self.states[name] = state
             self._check_health(name, state)
+        if report.received >= 100:
+            release_memory()
 
     def _store_failed(self, result: CrawlResult) -> None:
         log.exception("%s: storing %d articles failed", result.source, len(result.documents))
@@ -569,11 +582,14 @@ class Batcher:
     """Work that arrives while the previous batch is being done waits, then goes in together.
 
     Crawls finish one by one; storing each alone would cost a transaction per source.
-    Under load the batches grow by themselves, and an idle daemon stores at once.
+    Under load the batches grow by themselves (up to `limit` by `size`, so memory stays
+    bounded), and an idle daemon stores at once.
     """
 
-    def __init__(self, work: Callable[[list], "asyncio.Future | object"]):
+    def __init__(self, work: Callable[[list], "asyncio.Future | object"], size: Callable[[object], int] = lambda _: 1, limit: int = 1 << 30):
         self.work = work
+        self.size = size
+        self.limit = limit
         self.waiting: list[tuple[object, asyncio.Future]] = []
         self.running: asyncio.Task | None = None
 
@@ -584,9 +600,17 @@ class Batcher:
             self.running = asyncio.get_running_loop().create_task(self._drain())
         await asyncio.shield(done)
 
+    def _next_batch(self) -> list[tuple[object, asyncio.Future]]:
+        batch, total = [], 0
+        while self.waiting and (not batch or total + self.size(self.waiting[0][0]) <= self.limit):
+            item = self.waiting.pop(0)
+            total += self.size(item[0])
+            batch.append(item)
+        return batch
+
     async def _drain(self) -> None:
         while self.waiting:
-            batch, self.waiting = self.waiting, []
+            batch = self._next_batch()
             try:
                 await self.work([item for item, _ in batch])  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001 - handed to every waiter
@@ -595,6 +619,16 @@ class Batcher:
             else:
                 for _, done in batch:
                     done.set_result(None)
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the system after a big batch (glibc keeps it otherwise)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _stamps(settings: Settings) -> tuple[float, ...]:

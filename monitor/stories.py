@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from sys import intern
 from itertools import accumulate, compress, islice
 from operator import itemgetter
 from pathlib import Path
@@ -177,9 +178,9 @@ def entities(title: str, text: str, language: str) -> Entities:
 class _PerWord(dict):
     """spelling -> fact, computed on first sight. News vocabulary is open-ended (names, numbers),
     so past `limit` spellings everything is forgotten and relearned as needed (the caches below
-    hold about 1 KB a spelling together: some 50 MB at most)."""
+    hold about 1 KB a spelling together: some 20 MB at most)."""
 
-    def __init__(self, compute: Callable[[str], object], limit: int = 50_000):
+    def __init__(self, compute: Callable[[str], object], limit: int = 20_000):
         super().__init__()
         self.compute = compute
         self.limit = limit
@@ -439,7 +440,7 @@ def _dates(text: str, days: list[tuple[int, int | None, bool]]) -> set[str]:
     return keys
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=20_000)
 def _common(word: str, language: str, threshold: float = 5.0) -> bool:
     """An ordinary word (lower case, diacritics kept) capitalised at a headline or sentence start, not a name."""
     from simplemma import lemmatize
@@ -549,13 +550,26 @@ def features(title: str, text: str, language: str) -> Features:
     return Features(language, _minhash(article.shingles()), article.entities(language), article.word_count)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Story:
     first_seen: datetime
     last_seen: datetime
     size: int = 0
     keys: Counter = field(default_factory=Counter)
     title_keys: Counter = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class _Indexed:
+    """What the index keeps of an article: a few hundred bytes, for tens of thousands of them."""
+
+    story_id: int
+    seen: datetime
+    language: str
+    words: int
+    signature: bytes  # the MinHash signature's uint64 values, packed
+    keys: tuple[str, ...]
+    title_keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -571,9 +585,9 @@ class StoryIndex:
     def __init__(self, window: timedelta = WINDOW):
         self.window = window
         self._lsh = _Bands()
-        self._articles: dict[int, tuple[int, datetime, Features]] = {}  # article -> (story, seen, features)
+        self._articles: dict[int, _Indexed] = {}
         self._stories: dict[int, _Story] = {}
-        self._postings: dict[str, dict[int, None]] = {}  # key -> stories (insertion ordered, newest last)
+        self._postings: dict[str, int | dict[int, None]] = {}  # key -> its story, or its stories (insertion ordered, newest last)
         self._df: Counter = Counter()  # key -> recent articles having it
         self.loaded_upto = 0  # highest article id in the index
 
@@ -587,7 +601,9 @@ class StoryIndex:
     def add(self, article_id: int, story_id: int, feats: Features, seen: datetime) -> None:
         if article_id in self._articles:
             return
-        self._articles[article_id] = (story_id, seen, feats)
+        keys = tuple(map(intern, feats.entities.keys))
+        title_keys = tuple(map(intern, feats.entities.title_keys))
+        self._articles[article_id] = _Indexed(story_id, seen, feats.language, feats.words, feats.signature.tobytes(), keys, title_keys)
         self.loaded_upto = max(self.loaded_upto, article_id)
         self._lsh.insert(article_id, feats.signature)
         story = self._stories.get(story_id)
@@ -596,40 +612,61 @@ class StoryIndex:
         story.size += 1
         story.last_seen = max(story.last_seen, seen)
         story.first_seen = min(story.first_seen, seen)
-        story.keys.update(feats.entities.keys)
-        story.title_keys.update(feats.entities.title_keys)
-        for key in feats.entities.keys:
+        story.keys.update(keys)
+        if title_keys:
+            story.title_keys.update(title_keys)
+        postings = self._postings
+        for key in keys:
             self._df[key] += 1
-            postings = self._postings.setdefault(key, {})
-            postings.pop(story_id, None)
-            postings[story_id] = None
+            # one story per key is the common case: held as a bare id, a dict only once shared
+            held = postings.get(key)
+            if held is None or held == story_id:
+                postings[key] = story_id
+            elif isinstance(held, int):
+                postings[key] = {held: None, story_id: None}
+            else:
+                held.pop(story_id, None)
+                held[story_id] = None
+
+    def _stories_with(self, key: str) -> Iterable[int]:
+        """Stories having a key, newest first."""
+        held = self._postings[key]
+        return (held,) if isinstance(held, int) else reversed(held)
 
     def forget_before(self, cutoff: datetime) -> None:
         """Drop articles seen before the cutoff; a story stays joinable while it has recent articles."""
-        old = [a for a, (_, seen, _) in self._articles.items() if seen < cutoff]
+        old = [a for a, kept in self._articles.items() if kept.seen < cutoff]
         for article_id in old:
-            story_id, _, feats = self._articles.pop(article_id)
-            self._lsh.remove(article_id, feats.signature)
+            kept = self._articles.pop(article_id)
+            story_id = kept.story_id
+            self._lsh.remove(article_id, None)
             story = self._stories[story_id]
             story.size -= 1
-            story.keys.subtract(feats.entities.keys)
-            story.title_keys.subtract(feats.entities.title_keys)
-            for key in feats.entities.keys:
+            story.keys.subtract(kept.keys)
+            story.title_keys.subtract(kept.title_keys)
+            for key in kept.keys:
                 self._df[key] -= 1
                 if self._df[key] <= 0:
                     del self._df[key]
                 if story.keys[key] <= 0:
-                    self._postings.get(key, {}).pop(story_id, None)
+                    held = self._postings.get(key)
+                    if held == story_id:
+                        del self._postings[key]
+                    elif isinstance(held, dict):
+                        held.pop(story_id, None)
+                        if not held:
+                            del self._postings[key]
             if story.size <= 0:
                 del self._stories[story_id]
 
     def place(self, feats: Features, now: datetime) -> Placement:
         """The story this article belongs to (None: a new story), with the evidence."""
         for article_id in self._lsh.query(feats.signature) if feats.words >= MIN_COPY_WORDS else ():
-            story_id, seen, other = self._articles[article_id]
+            other = self._articles[article_id]
+            story_id = other.story_id
             if other.words < MIN_COPY_WORDS:
                 continue
-            if other.language == feats.language and resemblance(feats.signature, other.signature) >= NEAR_COPY:
+            if other.language == feats.language and resemblance(feats.signature, np.frombuffer(other.signature, dtype=np.uint64)) >= NEAR_COPY:
                 if now - self._stories[story_id].first_seen <= self.window:
                     return Placement(story_id, 1.0, f"near-copy of article {article_id}")
         mine = feats.entities.keys
@@ -641,7 +678,7 @@ class StoryIndex:
         votes: dict[int, float] = {}
         for key in rare:
             w = weights[key]
-            for story_id in islice(reversed(self._postings[key]), POSTINGS):
+            for story_id in islice(self._stories_with(key), POSTINGS):
                 votes[story_id] = votes.get(story_id, 0) + w
         best = Placement(None, 0.0, "no story shares enough names, places or numbers")
         total = sum(weights.values())
@@ -719,33 +756,66 @@ _KIND_WEIGHT: _PerWord = _PerWord(_kind_weight)
 
 
 class _Bands:
-    """Locality-sensitive hashing of MinHash signatures: 16 bands of 4 rows (threshold ~0.5)."""
+    """Locality-sensitive hashing of MinHash signatures: 16 bands of 4 rows (threshold ~0.5).
+
+    Each band of a signature is hashed to one 64-bit number. Most entries live in one
+    sorted numpy array (16 bytes per band and article, against ~300 for a Python set per
+    bucket); the newest wait in a small dict until they are merged in. A hash collision
+    only adds a candidate, and every candidate is checked on its whole signature.
+    """
 
     BANDS, ROWS = 16, NUM_PERM // 16
+    MERGE_EVERY = 2048  # articles
 
     def __init__(self) -> None:
-        self._buckets: list[dict[bytes, set[int]]] = [{} for _ in range(self.BANDS)]
+        self._hashes = np.empty(0, dtype=np.uint64)  # sorted
+        self._ids = np.empty(0, dtype=np.int64)  # article of each hash
+        self._recent: dict[int, list[int]] = {}
+        self._recent_articles = 0
+        self._gone: set[int] = set()  # removed, still in the arrays until the next merge
 
-    def _keys(self, sig: np.ndarray) -> list[bytes]:
-        return [sig[b * self.ROWS : (b + 1) * self.ROWS].tobytes() for b in range(self.BANDS)]
+    def _band_hashes(self, sig: np.ndarray) -> np.ndarray:
+        return (sig.reshape(self.BANDS, self.ROWS) * _BAND_MIX).sum(axis=1, dtype=np.uint64) + _BAND_SALT
 
     def insert(self, key: int, sig: np.ndarray) -> None:
-        for bucket, band in zip(self._buckets, self._keys(sig)):
-            bucket.setdefault(band, set()).add(key)
+        for h in self._band_hashes(sig).tolist():
+            self._recent.setdefault(h, []).append(key)
+        self._recent_articles += 1
+        if self._recent_articles >= self.MERGE_EVERY:
+            self._merge()
 
-    def remove(self, key: int, sig: np.ndarray) -> None:
-        for bucket, band in zip(self._buckets, self._keys(sig)):
-            members = bucket.get(band)
-            if members is not None:
-                members.discard(key)
-                if not members:
-                    del bucket[band]
+    def remove(self, key: int, sig: np.ndarray | None = None) -> None:
+        self._gone.add(key)
+        if len(self._gone) * self.BANDS > max(len(self._ids), 1) // 4 + self.MERGE_EVERY * self.BANDS:
+            self._merge()
 
     def query(self, sig: np.ndarray) -> set[int]:
+        hashes = self._band_hashes(sig)
         found: set[int] = set()
-        for bucket, band in zip(self._buckets, self._keys(sig)):
-            found |= bucket.get(band, set())
-        return found
+        if len(self._hashes):
+            lo = np.searchsorted(self._hashes, hashes, "left").tolist()
+            hi = np.searchsorted(self._hashes, hashes, "right").tolist()
+            for a, b in zip(lo, hi):
+                if b > a:
+                    found.update(self._ids[a:b].tolist())
+        for h in hashes.tolist():
+            found.update(self._recent.get(h, ()))
+        return found - self._gone if self._gone else found
+
+    def _merge(self) -> None:
+        pairs = [(h, i) for h, ids in self._recent.items() for i in ids]
+        hashes = np.concatenate([self._hashes, np.fromiter((h for h, _ in pairs), dtype=np.uint64, count=len(pairs))])
+        ids = np.concatenate([self._ids, np.fromiter((i for _, i in pairs), dtype=np.int64, count=len(pairs))])
+        if self._gone:
+            keep = ~np.isin(ids, np.fromiter(self._gone, dtype=np.int64, count=len(self._gone)))
+            hashes, ids = hashes[keep], ids[keep]
+        order = np.argsort(hashes, kind="stable")
+        self._hashes, self._ids = hashes[order], ids[order]
+        self._recent, self._recent_articles, self._gone = {}, 0, set()
+
+
+_BAND_MIX = np.random.default_rng(7).integers(1, 2**63, size=NUM_PERM // 16, dtype=np.uint64) | np.uint64(1)
+_BAND_SALT = np.arange(16, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
 
 def cluster(items: Iterable[tuple[str, str, str, datetime]], index: StoryIndex | None = None) -> list[int]:

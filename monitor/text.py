@@ -167,7 +167,7 @@ def _folded_lemmas(lang: str) -> _FoldedLemmas:
     return table
 
 
-@lru_cache(maxsize=300_000)
+@lru_cache(maxsize=50_000)  # bounded: a daemon meets new spellings every day
 def lemma(word: str, lang: str) -> str:
     """The folded dictionary form of a word: 'Organizației', 'organizatiei' -> 'organizatie'."""
     if lang not in LEMMA_LANGUAGES:

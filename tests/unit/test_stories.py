@@ -222,3 +222,25 @@ def test_a_month_look_alike_is_not_a_date_and_breaks_nothing():
     ents = entities("Summit la Bișkek", "Pe 5 ıanuarie 2026 liderii s-au întâlnit la Bișkek, pe 7 ianuarie la Moscova.", "ro")
     assert "date:01-07" in ents.keys
     assert "date:01-05" not in ents.keys
+
+
+def test_lsh_bands_find_shared_bands_across_merges_and_forget_removed_articles():
+    from monitor.stories import _Bands
+
+    rng = np.random.default_rng(1)
+    bands = _Bands()
+    sigs = {i: rng.integers(0, 2**32, size=NUM_PERM, dtype=np.uint64) for i in range(1, bands.MERGE_EVERY + 500)}
+    for i, sig in sigs.items():
+        bands.insert(i, sig)
+    assert len(bands._hashes) > 0 and bands._recent  # some merged into the arrays, some still recent
+    for i in (1, 2, bands.MERGE_EVERY + 10):  # one merged, one merged, one recent
+        assert i in bands.query(sigs[i])
+        probe = rng.integers(0, 2**32, size=NUM_PERM, dtype=np.uint64)
+        probe[8:12] = sigs[i][8:12]  # one band in common is enough to be a candidate
+        assert i in bands.query(probe)
+    bands.remove(1, sigs[1])
+    bands.remove(bands.MERGE_EVERY + 10, sigs[bands.MERGE_EVERY + 10])
+    assert 1 not in bands.query(sigs[1]) and bands.MERGE_EVERY + 10 not in bands.query(sigs[bands.MERGE_EVERY + 10])
+    bands._merge()
+    assert 1 not in bands.query(sigs[1]) and 2 in bands.query(sigs[2])
+    assert bands.query(rng.integers(0, 2**32, size=NUM_PERM, dtype=np.uint64)) == set()
