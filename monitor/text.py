@@ -135,36 +135,86 @@ def _folded_lemmas(lang: str) -> _FoldedLemmas:
     a second, so it is kept in the user's cache directory (per simplemma version) and loaded
     from there by later processes.
     """
-    import os
-    import tempfile
-    from importlib.metadata import version
-    from pathlib import Path
-
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsmonitor"
-    path = cache / f"folded-lemmas-{lang}-simplemma-{version('simplemma')}.blob"
+    path = _cache_file(f"folded-lemmas-{lang}-simplemma-{_simplemma_version()}.blob")
     try:
         found = _FoldedLemmas.loads(path.read_bytes())
         if found is not None:
             return found
     except OSError:
         pass
-    from simplemma.strategies import dictionaries
-
-    factory = getattr(dictionaries, "DEFAULT_DICTIONARY_FACTORY", None) or dictionaries.DefaultDictionaryFactory()
     out: dict[str, str] = {}
-    for form, lemma_ in factory.get_dictionary(lang).items():
+    for form, lemma_ in _lemmatizer()[1].get_dictionary(lang).items():
         out.setdefault(fold(form), fold(lemma_))
     table = _FoldedLemmas.pack(out, skip_same=True)
     del out
-    try:  # atomically, so concurrent processes never read half a file
-        cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache)
+    _keep(path, table.dumps())
+    return table
+
+
+def _cache_file(name: str) -> "Path":
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsmonitor" / name
+
+
+def _keep(path: "Path", data: bytes) -> None:
+    """Write a cache file atomically, so concurrent processes never read half a file."""
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            f.write(table.dumps())
+            f.write(data)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only home: build it each time, still correct
-    return table
+
+
+@lru_cache(maxsize=1)
+def _simplemma_version() -> str:
+    from importlib.metadata import version
+
+    return version("simplemma")
+
+
+def dictionary_form(word: str, lang: str) -> str:
+    """simplemma's lemma of a word, as written (not folded)."""
+    return _lemmatizer()[0].lemmatize(word, lang)
+
+
+@lru_cache(maxsize=1)
+def _lemmatizer():  # noqa: ANN202
+    """simplemma's lemmatizer, its dictionaries read from our cache directory once decoded.
+
+    Decoding simplemma's compressed dictionaries takes over half a second per language at
+    every start; the decoded tables load from a marshal file in a fraction of that.
+    """
+    import marshal
+
+    from simplemma import Lemmatizer
+    from simplemma.strategies import DefaultStrategy
+    from simplemma.strategies.dictionaries import dictionary_factory as factories
+
+    class CachedDictionaries(factories.DefaultDictionaryFactory):
+        __slots__ = ()
+
+        def _get_dictionary_uncached(self, lang: str):  # noqa: ANN202
+            path = _cache_file(f"simplemma-{lang}-{_simplemma_version()}.marshal")
+            try:
+                table = marshal.loads(path.read_bytes())
+                if isinstance(table, dict):
+                    return factories.MappingStrToByteString(table)
+            except (OSError, ValueError, EOFError, TypeError):
+                pass
+            table = factories._load_dictionary_from_disk(lang)
+            _keep(path, marshal.dumps(table))
+            return factories.MappingStrToByteString(table)
+
+    dictionaries = CachedDictionaries()
+    return Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=dictionaries)), dictionaries
 
 
 @lru_cache(maxsize=50_000)  # bounded: a daemon meets new spellings every day
@@ -172,10 +222,8 @@ def lemma(word: str, lang: str) -> str:
     """The folded dictionary form of a word: 'Organizației', 'organizatiei' -> 'organizatie'."""
     if lang not in LEMMA_LANGUAGES:
         return fold(word)
-    import simplemma
-
     lower = nfc(word).lower()
-    found = simplemma.lemmatize(lower, lang=lang)
+    found = dictionary_form(lower, lang)
     if found != lower:
         return fold(found)
     if lang == "ro":  # perhaps a form written without its diacritics
