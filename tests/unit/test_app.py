@@ -146,3 +146,30 @@ def test_a_source_failing_for_hours_raises_one_operator_alert(tmp_path, webhook)
         assert m.store.source_states()[0].incident == "" and len(webhook.received) == 1
     finally:
         m.store.close()
+
+
+def test_batcher_stores_what_waited_together_within_its_limit_and_reports_failures_to_each_waiter():
+    import asyncio
+
+    from monitor.app import Batcher
+
+    seen: list[list[int]] = []
+
+    async def work(items: list[int]) -> None:
+        seen.append(list(items))
+        await asyncio.sleep(0)
+        if 13 in items:
+            raise RuntimeError("disk full")
+
+    async def main() -> list:
+        b = Batcher(work, size=lambda n: n, limit=10)
+        ok = await asyncio.gather(*(b.submit(n) for n in [3, 3, 3, 3, 12, 1]))
+        failed = await asyncio.gather(b.submit(13), b.submit(2), return_exceptions=True)
+        return [ok, failed]
+
+    ok, failed = asyncio.run(main())
+    assert ok == [None] * 6
+    # everything waited while the first batch ran; batches never pass the limit unless one item alone does
+    assert seen[:4] == [[3, 3, 3], [3], [12], [1]]
+    assert seen[4:] == [[13], [2]] or seen[4:] == [[13, 2]]
+    assert isinstance(failed[0], RuntimeError) and "disk full" in str(failed[0])
