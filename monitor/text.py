@@ -19,9 +19,15 @@ _CEDILLA_TO_COMMA = str.maketrans({"ş": "ș", "ţ": "ț", "Ş": "Ș", "Ţ": "Ț
 _WORD = re.compile(r"\w[\w\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*", re.UNICODE)
 
 
+_CEDILLAS = re.compile("[şţŞŢ]")
+
+
 def nfc(text: str) -> str:
     """NFC with the cedilla letters replaced by the correct comma-below ones."""
-    return unicodedata.normalize("NFC", text).translate(_CEDILLA_TO_COMMA)
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFC", text)
+    return text.translate(_CEDILLA_TO_COMMA) if _CEDILLAS.search(text) else text
 
 
 def _slow_fold(text: str) -> str:
