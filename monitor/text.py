@@ -254,5 +254,18 @@ def tokenize(text: str) -> list[Token]:
     return out
 
 
+_FOLDED: dict[str, str] = {}  # word as written -> folded; bounded below
+
+
 def words(text: str) -> list[str]:
-    return [fold(m.group()) for m in _WORD.finditer(text)]
+    """The folded words of a text."""
+    folded = _FOLDED
+    if len(folded) > 50_000:
+        folded.clear()
+    out = []
+    for w in _WORD.findall(text):
+        f = folded.get(w)
+        if f is None:
+            f = folded[w] = fold(w)
+        out.append(f)
+    return out
