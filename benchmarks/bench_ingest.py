@@ -14,7 +14,9 @@ for both programs.
 - repoll: the same command again on the filled database, first with the server
   answering 304, then with a server that ignores conditional requests and sends the
   same bytes. CPU per feed is the extra CPU of the N-feed pass over a 1-feed pass,
-  divided by N-1: what one more unchanged feed costs, process start excluded.
+  divided by N-1: what one more unchanged feed costs, process start excluded. The same
+  requests made by a Scrapy spider that does nothing with the answers give the cost of
+  the HTTP exchange alone; the difference is what the monitor adds.
 - memory: `monitor run` (the daemon) with --memory-sources feeds polled every 20 s;
   peak resident memory (VmHWM) after every feed was fetched 3 times.
 - large: the first pass on a database that already holds --large articles (spread
@@ -203,6 +205,40 @@ def bench_first(server: Server, args: argparse.Namespace, tmp: Path) -> None:
     print(summary, flush=True)
 
 
+BARE_SCRAPY = """
+import sys
+import scrapy
+from scrapy.crawler import CrawlerProcess
+
+urls = [(u, e) for u, e in zip(sys.argv[1::2], sys.argv[2::2])]
+
+class Bare(scrapy.Spider):
+    name = "bare"
+    custom_settings = {"LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False, "CONCURRENT_REQUESTS": 32,
+                       "CONCURRENT_ITEMS": 1, "COOKIES_ENABLED": False, "ROBOTSTXT_OBEY": False}
+
+    async def start(self):
+        for url, etag in urls:
+            yield scrapy.Request(url, headers={"If-None-Match": etag}, meta={"handle_httpstatus_list": [304]}, dont_filter=True)
+
+    def parse(self, response):
+        return None
+
+process = CrawlerProcess()
+process.crawl(Bare)
+process.start()
+"""
+
+
+def bare_scrapy(server: Server, feeds: range) -> tuple[float, float]:
+    """The same conditional GETs through a spider that does nothing with the answers: the HTTP exchange alone."""
+    argv = []
+    for f in feeds:
+        body = server.feeds[f"/feed/{f}.xml"]
+        argv += [f"{server.base}/feed/{f}.xml", '"' + hashlib.sha1(body).hexdigest() + '"']
+    return run_child([sys.executable, "-c", BARE_SCRAPY, *argv])
+
+
 def bench_repoll(server: Server, args: argparse.Namespace, tmp: Path) -> None:
     d = Path(tempfile.mkdtemp(dir=tmp))
     server.conditional = True
@@ -224,6 +260,13 @@ def bench_repoll(server: Server, args: argparse.Namespace, tmp: Path) -> None:
             f"(whole {args.feeds}-feed pass: {w_many:.2f} s wall, {c_many:.2f} s CPU incl. process start)",
             flush=True,
         )
+    for label, conditional in (("answered 304", True), ("same bytes, 200", False)):
+        server.conditional = conditional
+        bare = []
+        for _ in range(args.rounds):
+            (_, c_many), (_, c_one) = bare_scrapy(server, range(args.feeds)), bare_scrapy(server, range(1))
+            bare.append((c_many - c_one) / (args.feeds - 1))
+        print(f"the HTTP exchange alone (a Scrapy spider that ignores the answers), {label}: {statistics.median(bare) * 1000:.2f} ms CPU per extra feed", flush=True)
     server.conditional = True
     shutil.rmtree(d)
 
