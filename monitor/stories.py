@@ -672,6 +672,12 @@ class StoryIndex:
         if not mine:
             return Placement(None, 0.0, "no names, places or numbers to compare")
         weights = {k: self._weight(k) for k in mine}
+        best = Placement(None, 0.0, "no story shares enough names, places or numbers")
+        total = sum(weights.values())
+        median = sorted(weights.values())[len(weights) // 2]
+        possible = self._possible(mine, weights, median)
+        if possible is not None and not possible:
+            return best  # no story has MIN_SHARED of the keys that count: none could be joined
         # the rarest keys that some recent story has: only those can lead to a story
         rare = sorted((k for k in mine if k in self._postings), key=lambda k: -weights[k])[:RARE_KEYS]
         votes: dict[int, float] = {}
@@ -679,11 +685,10 @@ class StoryIndex:
             w = weights[key]
             for story_id in islice(self._stories_with(key), POSTINGS):
                 votes[story_id] = votes.get(story_id, 0) + w
-        best = Placement(None, 0.0, "no story shares enough names, places or numbers")
-        total = sum(weights.values())
-        median = sorted(weights.values())[len(weights) // 2]
         known = dict(weights)  # key -> weight, for the candidate stories' keys too: the index does not change meanwhile
         for story_id, _ in heapq.nlargest(CANDIDATES, votes.items(), key=itemgetter(1)):  # as Counter.most_common orders them
+            if possible is not None and story_id not in possible:
+                continue  # it would share fewer than MIN_SHARED counting keys (see _evidence)
             story = self._stories.get(story_id)
             if story is None or story.size <= 0 or now - story.first_seen > self.window:
                 continue
@@ -691,6 +696,20 @@ class StoryIndex:
             if shared >= MIN_SHARED and score >= JOIN and score > best.score:
                 best = Placement(story_id, score, f"shares {shared} rare names/places/numbers (score {score:.2f})")
         return best
+
+    def _possible(self, mine: frozenset[str], weights: dict[str, float], median: float) -> set[int] | None:
+        """The stories that have at least MIN_SHARED of the article's counting keys (specific, weight
+        at least the median): only they can pass _evidence. None when a key is too common to list."""
+        hits: dict[int, int] = {}
+        for key in mine:
+            if key not in self._postings or weights[key] < median or not _specific(key):
+                continue
+            held = self._postings[key]
+            if isinstance(held, dict) and len(held) > POSTINGS:
+                return None
+            for story_id in (held,) if isinstance(held, int) else held:
+                hits[story_id] = hits.get(story_id, 0) + 1
+        return {story_id for story_id, n in hits.items() if n >= MIN_SHARED}
 
     def _evidence(
         self, feats: Features, weights: dict[str, float], total: float, median: float, story: _Story, known: dict[str, float]
