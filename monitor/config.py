@@ -298,6 +298,18 @@ class _Lines:
         return self.at.get(path) or self.at[()]
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The YAML node tree: libyaml when present (~10x faster on a big config), and PyYAML's own
+    parser for a broken file, whose messages name the offending character."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def _load_yaml(path: Path, lines: _Lines, prefix: Loc, shift: dict[str, int]) -> Any:
     """Parse one file into plain data, recording the line of every key and item."""
     name = str(path)
@@ -308,7 +320,7 @@ def _load_yaml(path: Path, lines: _Lines, prefix: Loc, shift: dict[str, int]) ->
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(name, 1, f"not UTF-8 text: {exc.reason}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
