@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import Column, Text, UniqueConstraint, and_, bindparam, event, false, func, or_, text, update
 from sqlalchemy.engine import Engine, make_url
@@ -280,21 +280,9 @@ class Store:
         self.engine.dispose()
 
     # ---- sources -------------------------------------------------------------------
-    def record_fetch(
-        self,
-        name: str,
-        when: datetime,
-        error: str | None,
-        items: int,
-        new_items: int,
-        validators: dict[str, str] | None = None,
-        not_modified: bool = False,
-        error_class: str = "",
-        retry_after: float | None = None,
-        cadence: "Cadence | None" = None,
-    ) -> SourceState:
-        fetch = Fetch(name, when, error, items, new_items, validators, not_modified, error_class, retry_after, cadence)
-        return self.record_fetches([fetch])[name]
+    def record_fetch(self, name: str, when: datetime, *outcome: Any, **named: Any) -> SourceState:
+        """One source's pass (the fields of `Fetch`); returns its new state."""
+        return self.record_fetches([Fetch(name, when, *outcome, **named)])[name]
 
     def record_fetches(self, fetches: Sequence["Fetch"]) -> dict[str, SourceState]:
         """The outcome of a pass over some sources, one transaction; returns their new states."""
