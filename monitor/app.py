@@ -113,6 +113,7 @@ class Monitor:
     def apply(self, settings: Settings) -> None:
         """Take a (re)loaded config; the database URL is fixed for the process's life."""
         self.settings = settings
+        self.sources = {s.name: s for s in settings.config.sources}  # looked up for every crawl result
         self.watchlist = build_watchlist(settings)
         self.targets_of = {w.name: list(w.notify) for w in settings.config.watches}
         self.updating_watches = {w.name for w in settings.config.watches if w.updates}
@@ -136,7 +137,7 @@ class Monitor:
             await asyncio.get_running_loop().run_in_executor(self._storer, self.store_results, results)
 
     def source(self, name: str) -> RssSource | HtmlSource | None:
-        return next((s for s in self.settings.config.sources if s.name == name), None)
+        return self.sources.get(name)
 
     # ---- pure-ish pipeline, runs in a worker thread -------------------------------------
     def ingest(self, docs: list[RawDocument]) -> IngestReport:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Column, Text, UniqueConstraint, and_, bindparam, event, false, func, or_, text, update
+from sqlalchemy import Column, Text, UniqueConstraint, and_, bindparam, event, func, or_, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -314,11 +314,6 @@ class Store:
                 s.add(state)
                 s.commit()
 
-    def next_due(self, name: str) -> datetime | None:
-        with Session(self.engine) as s:
-            state = s.get(SourceState, name)
-            return aware(state.next_due) if state is not None else None
-
     def source_states(self) -> list[SourceState]:
         with Session(self.engine) as s:
             rows = list(s.exec(select(SourceState).order_by(SourceState.name)))
@@ -326,14 +321,6 @@ class Store:
                 r.last_fetch, r.last_success = aware(r.last_fetch), aware(r.last_success)
                 r.last_new_item, r.failing_since, r.next_due = aware(r.last_new_item), aware(r.failing_since), aware(r.next_due)
             return rows
-
-    def validators(self, name: str) -> dict[str, str]:
-        """ETag and Last-Modified of a source's last good fetch, for a conditional GET."""
-        with Session(self.engine) as s:
-            state = s.get(SourceState, name)
-            if state is None:
-                return {}
-            return validators_of(state)
 
     def known_links(self, source: str, limit: int = 5000) -> set[str]:
         """URLs and GUIDs of a source's recent articles, so spiders skip what is stored."""

@@ -12,6 +12,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 _CEDILLA_TO_COMMA = str.maketrans({"ş": "ș", "ţ": "ț", "Ş": "Ș", "Ţ": "Ț"})
 # A word is a letter or digit followed by letters, digits and combining marks, so that
@@ -157,14 +158,13 @@ def _folded_lemmas(lang: str) -> _FoldedLemmas:
     return table
 
 
-def _cache_file(name: str) -> "Path":
+def _cache_file(name: str) -> Path:
     import os
-    from pathlib import Path
 
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsmonitor" / name
 
 
-def _keep(path: "Path", data: bytes) -> None:
+def _keep(path: Path, data: bytes) -> None:
     """Write a cache file atomically, so concurrent processes never read half a file."""
     import os
     import tempfile
