@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, islice, repeat
 from typing import Iterable, Union
 
-from monitor.text import _WORD, LEMMA_LANGUAGES, fold, lemma, nfc
+from monitor.text import _WORD, LEMMA_LANGUAGES, fold, lemma, nfc, zipf
 from monitor.types import Hit, Match
 
 
@@ -550,10 +550,8 @@ class _TrieNode:
 
 def _word_rarity(word: Word) -> float:
     """Expected occurrences per million words (lower is rarer)."""
-    from wordfreq import zipf_frequency
-
-    zipf = max(zipf_frequency(word.text, lang) for lang in LEMMA_LANGUAGES)
-    return 10**zipf if zipf > 0 else 0.01
+    highest = max(zipf(word.text, lang) for lang in LEMMA_LANGUAGES)
+    return 10**highest if highest > 0 else 0.01
 
 
 def _rarity(phrase: Phrase) -> float:

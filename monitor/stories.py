@@ -38,7 +38,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from monitor.text import dictionary_form, fold, lemma, nfc
+from monitor.text import LEMMA_LANGUAGES, dictionary_form, fold, lemma, nfc, zipf
 
 SHINGLE = 4  # words per shingle
 NUM_PERM = 64
@@ -443,12 +443,10 @@ def _dates(text: str, days: list[tuple[int, int | None, bool]]) -> set[str]:
 @lru_cache(maxsize=20_000)
 def _common(word: str, language: str, threshold: float = 5.0) -> bool:
     """An ordinary word (lower case, diacritics kept) capitalised at a headline or sentence start, not a name."""
-    from wordfreq import zipf_frequency
-
-    base = dictionary_form(word, language) if language in ("ro", "en") else word
-    if base != word and zipf_frequency(base, language) >= 4.0:
+    base = dictionary_form(word, language) if language in LEMMA_LANGUAGES else word
+    if base != word and zipf(base, language) >= 4.0:
         return True
-    return zipf_frequency(word, language) >= threshold
+    return zipf(word, language) >= threshold
 
 
 # ---- near-copies -------------------------------------------------------------------------------

@@ -398,16 +398,16 @@ def test_snippets_and_near_with_irregular_spacing_and_joined_words():
     assert [h.snippet for h in wl.match(decomposed, "")[0].hits] == ["Bras\u0327ov s\u0326i [[Japarov]]"]
 
 
-def test_folded_lemma_table_is_compact_and_exact():
-    from monitor.text import _FoldedLemmas, _folded_lemmas, lemma
+def test_packed_tables_are_compact_and_exact():
+    from monitor.text import PackedTable, _folded_lemmas, lemma
 
     table = {"organizatiei": "organizatie", "arestari": "arestare", "ăâ": "a", "x\x00y": "z", "k": "v\x01w", "é": "e"}
-    packed = _FoldedLemmas.pack(table)
-    again = _FoldedLemmas.loads(packed.dumps())
+    packed = PackedTable.pack(table)
+    again = PackedTable.loads(packed.dumps())
     for t in (packed, again):
         assert all(t.get(k, "-") == v for k, v in table.items())
         assert t.get("organizati", "-") == "-" and t.get("organizatiei\x01", "-") == "-" and t.get("", "-") == "-"
-    assert _FoldedLemmas.loads(b"not marshal") is None
+    assert PackedTable.loads(b"not marshal") is None
     ro = _folded_lemmas("ro")
     assert ro.get("organizatiei", "-") == "organizatie"
     assert len(ro._blob) < 16_000_000  # a dict of the same ~300,000 pairs took ~56 MB
