@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from sys import intern
-from itertools import accumulate, compress, islice
+from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable
@@ -549,11 +549,45 @@ def features(title: str, text: str, language: str) -> Features:
 
 @dataclass(slots=True)
 class _Story:
+    """A story's span and how many of its articles have each key.
+
+    Most stories have one article: until a second joins, the counts are that article's own
+    key tuples (each key once), not a Counter of their own.
+    """
+
     first_seen: datetime
     last_seen: datetime
     size: int = 0
-    keys: Counter = field(default_factory=Counter)
-    title_keys: Counter = field(default_factory=Counter)
+    keys: Counter | tuple[str, ...] = ()
+    title_keys: Counter | tuple[str, ...] = ()
+
+    def join(self, keys: tuple[str, ...], title_keys: tuple[str, ...]) -> None:
+        self.size += 1
+        if self.size == 1:
+            self.keys, self.title_keys = keys, title_keys
+            return
+        if type(self.keys) is tuple:
+            self.keys, self.title_keys = Counter(self.keys), Counter(self.title_keys)
+        self.keys.update(keys)
+        if title_keys:
+            self.title_keys.update(title_keys)
+
+    def leave(self, keys: tuple[str, ...], title_keys: tuple[str, ...]) -> None:
+        self.size -= 1
+        if type(self.keys) is tuple:
+            self.keys = self.title_keys = ()
+        else:
+            self.keys.subtract(keys)
+            self.title_keys.subtract(title_keys)
+
+    def count(self, key: str) -> int:
+        return self.keys.get(key, 0) if type(self.keys) is Counter else int(key in self.keys)
+
+    def title_count(self, key: str) -> int:
+        return self.title_keys.get(key, 0) if type(self.title_keys) is Counter else int(key in self.title_keys)
+
+    def counts(self) -> Iterable[tuple[str, int]]:
+        return self.keys.items() if type(self.keys) is Counter else zip(self.keys, repeat(1))
 
 
 @dataclass(slots=True)
@@ -564,7 +598,7 @@ class _Indexed:
     seen: datetime
     language: str
     words: int
-    signature: bytes  # the MinHash signature's uint64 values, packed
+    signature: bytes  # the MinHash signature's values (all below 2**32), packed as uint32
     keys: tuple[str, ...]
     title_keys: tuple[str, ...]
 
@@ -600,18 +634,15 @@ class StoryIndex:
             return
         keys = tuple(map(intern, feats.entities.keys))
         title_keys = tuple(map(intern, feats.entities.title_keys))
-        self._articles[article_id] = _Indexed(story_id, seen, feats.language, feats.words, feats.signature.tobytes(), keys, title_keys)
+        self._articles[article_id] = _Indexed(story_id, seen, feats.language, feats.words, feats.signature.astype(np.uint32).tobytes(), keys, title_keys)
         self.loaded_upto = max(self.loaded_upto, article_id)
         self._lsh.insert(article_id, feats.signature)
         story = self._stories.get(story_id)
         if story is None:
             story = self._stories[story_id] = _Story(seen, seen)
-        story.size += 1
+        story.join(keys, title_keys)
         story.last_seen = max(story.last_seen, seen)
         story.first_seen = min(story.first_seen, seen)
-        story.keys.update(keys)
-        if title_keys:
-            story.title_keys.update(title_keys)
         postings = self._postings
         for key in keys:
             self._df[key] += 1
@@ -638,14 +669,12 @@ class StoryIndex:
             story_id = kept.story_id
             self._lsh.remove(article_id, None)
             story = self._stories[story_id]
-            story.size -= 1
-            story.keys.subtract(kept.keys)
-            story.title_keys.subtract(kept.title_keys)
+            story.leave(kept.keys, kept.title_keys)
             for key in kept.keys:
                 self._df[key] -= 1
                 if self._df[key] <= 0:
                     del self._df[key]
-                if story.keys[key] <= 0:
+                if story.count(key) <= 0:
                     held = self._postings.get(key)
                     if held == story_id:
                         del self._postings[key]
@@ -663,7 +692,7 @@ class StoryIndex:
             story_id = other.story_id
             if other.words < MIN_COPY_WORDS:
                 continue
-            if other.language == feats.language and resemblance(feats.signature, np.frombuffer(other.signature, dtype=np.uint64)) >= NEAR_COPY:
+            if other.language == feats.language and resemblance(feats.signature, np.frombuffer(other.signature, dtype=np.uint32)) >= NEAR_COPY:
                 if now - self._stories[story_id].first_seen <= self.window:
                     return Placement(story_id, 1.0, f"near-copy of article {article_id}")
         mine = feats.entities.keys
@@ -722,11 +751,11 @@ class StoryIndex:
         shared_weight = 0.0
         shared = 0
         for key, w in weights.items():
-            count = story.keys.get(key, 0)
+            count = story.count(key)
             if count <= 0:
                 continue
             share = count / story.size
-            bonus = 1.5 if key in feats.entities.title_keys and story.title_keys.get(key, 0) > 0 else 1.0
+            bonus = 1.5 if key in feats.entities.title_keys and story.title_count(key) > 0 else 1.0
             shared_weight += w * share * bonus
             if w >= median and share >= 0.5 and _specific(key):
                 shared += 1
@@ -734,7 +763,7 @@ class StoryIndex:
             return 0.0, shared
         size = story.size
         terms = []
-        for k, c in story.keys.items():
+        for k, c in story.counts():
             if c > 0:
                 w = known.get(k)
                 if w is None:
@@ -774,8 +803,8 @@ _KIND_WEIGHT: _PerWord = _PerWord(_kind_weight)
 class _Bands:
     """Locality-sensitive hashing of MinHash signatures: 16 bands of 4 rows (threshold ~0.5).
 
-    Each band of a signature is hashed to one 64-bit number. Most entries live in one
-    sorted numpy array (16 bytes per band and article, against ~300 for a Python set per
+    Each band of a signature is hashed to one 32-bit number. Most entries live in one
+    sorted numpy array (12 bytes per band and article, against ~300 for a Python set per
     bucket); the newest wait in a small dict until they are merged in. A hash collision
     only adds a candidate, and every candidate is checked on its whole signature.
     """
@@ -784,14 +813,14 @@ class _Bands:
     MERGE_EVERY = 2048  # articles
 
     def __init__(self) -> None:
-        self._hashes = np.empty(0, dtype=np.uint64)  # sorted
+        self._hashes = np.empty(0, dtype=np.uint32)  # sorted
         self._ids = np.empty(0, dtype=np.int64)  # article of each hash
         self._recent: dict[int, list[int]] = {}
         self._recent_articles = 0
         self._gone: set[int] = set()  # removed, still in the arrays until the next merge
 
     def _band_hashes(self, sig: np.ndarray) -> np.ndarray:
-        return (sig.reshape(self.BANDS, self.ROWS) * _BAND_MIX).sum(axis=1, dtype=np.uint64) + _BAND_SALT
+        return ((sig.reshape(self.BANDS, self.ROWS) * _BAND_MIX).sum(axis=1, dtype=np.uint64) + _BAND_SALT).astype(np.uint32)
 
     def insert(self, key: int, sig: np.ndarray) -> None:
         for h in self._band_hashes(sig).tolist():
@@ -820,7 +849,7 @@ class _Bands:
 
     def _merge(self) -> None:
         pairs = [(h, i) for h, ids in self._recent.items() for i in ids]
-        hashes = np.concatenate([self._hashes, np.fromiter((h for h, _ in pairs), dtype=np.uint64, count=len(pairs))])
+        hashes = np.concatenate([self._hashes, np.fromiter((h for h, _ in pairs), dtype=np.uint32, count=len(pairs))])
         ids = np.concatenate([self._ids, np.fromiter((i for _, i in pairs), dtype=np.int64, count=len(pairs))])
         if self._gone:
             keep = ~np.isin(ids, np.fromiter(self._gone, dtype=np.int64, count=len(self._gone)))
