@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 import feedparser
 import lxml.etree
 import lxml.html
-import trafilatura
 from feedparser import datetimes as feedparser_dates
 from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.datetimes.w3dtf import _parse_date_w3dtf
@@ -713,6 +712,8 @@ class Page:
 
 def extract_page(html: str | bytes, url: str) -> Page:
     """The article on a page: title, main text (no menus, sidebars or footers), canonical URL, date."""
+    import trafilatura  # only sources that fetch pages need it (~10 MB)
+
     text = ""
     title = ""
     published = None

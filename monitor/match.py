@@ -613,7 +613,7 @@ class Watchlist:
     """All watches compiled together; `match` scans an article once."""
 
     MAX_OCCURRENCES = 64  # per phrase and article: enough for NEAR, bounded for huge pages
-    MAX_CACHED = 50_000  # words and space-separated chunks remembered, all languages together
+    MAX_CACHED = 16_000  # words and space-separated chunks remembered, all languages together
 
     def __init__(self, watches: list[CompiledWatch]):
         self.watches = watches

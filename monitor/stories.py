@@ -153,7 +153,7 @@ def _strip_case(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=20_000)
+@lru_cache(maxsize=8_000)
 def _number_key(whole: str, decimals: str | None) -> str | None:
     digits = re.sub(r"\D", "", whole)
     if not digits or (len(digits) == 1 and not decimals):
@@ -178,9 +178,10 @@ def entities(title: str, text: str, language: str) -> Entities:
 class _PerWord(dict):
     """spelling -> fact, computed on first sight. News vocabulary is open-ended (names, numbers),
     so past `limit` spellings everything is forgotten and relearned as needed (the caches below
-    hold about 1 KB a spelling together: some 20 MB at most)."""
+    hold about 1 KB a spelling together: some 8 MB at most; a news text's everyday words are a
+    few thousand, relearned within a few articles after a clear)."""
 
-    def __init__(self, compute: Callable[[str], object], limit: int = 20_000):
+    def __init__(self, compute: Callable[[str], object], limit: int = 8_000):
         super().__init__()
         self.compute = compute
         self.limit = limit
@@ -440,7 +441,7 @@ def _dates(text: str, days: list[tuple[int, int | None, bool]]) -> set[str]:
     return keys
 
 
-@lru_cache(maxsize=20_000)
+@lru_cache(maxsize=8_000)
 def _common(word: str, language: str, threshold: float = 5.0) -> bool:
     """An ordinary word (lower case, diacritics kept) capitalised at a headline or sentence start, not a name."""
     base = dictionary_form(word, language) if language in LEMMA_LANGUAGES else word

@@ -254,7 +254,9 @@ def _lemmatizer():  # noqa: ANN202
             return Packed(_cached_table(f"simplemma-{lang}-{_simplemma_version()}.blob", build))
 
     dictionaries = CachedDictionaries()
-    return Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=dictionaries)), dictionaries
+    # its own result cache small: lemma() and the story caches above it keep the answers
+    lemmatizer = Lemmatizer(cache_max_size=4096, lemmatization_strategy=DefaultStrategy(dictionary_factory=dictionaries))
+    return lemmatizer, dictionaries
 
 
 def _frequencies(lang: str) -> PackedTable:
@@ -281,7 +283,7 @@ _FREQUENCIES: dict[str, PackedTable | None] = {}
 _PARTS = re.compile(r"\b([cdjlmnst]|qu)'(?=\w)|((?:[^\W_]|')+)")  # French-style elisions split off
 
 
-@lru_cache(maxsize=20_000)
+@lru_cache(maxsize=8_000)
 def zipf(word: str, lang: str) -> float:
     """wordfreq's zipf_frequency of one written word ('l-a', 'don't' included), from the packed list:
     the same figures for Romanian and English words, near enough for other languages.
@@ -317,7 +319,7 @@ def zipf(word: str, lang: str) -> float:
     return round(math.log10(round(freq, leading_zeroes + 3)) + 9, 2)
 
 
-@lru_cache(maxsize=50_000)  # bounded: a daemon meets new spellings every day
+@lru_cache(maxsize=16_000)  # bounded: a daemon meets new spellings every day
 def lemma(word: str, lang: str) -> str:
     """The folded dictionary form of a word: 'Organizației', 'organizatiei' -> 'organizatie'."""
     if lang not in LEMMA_LANGUAGES:
@@ -354,7 +356,7 @@ _FOLDED: dict[str, str] = {}  # word as written -> folded; bounded below
 def words(text: str) -> list[str]:
     """The folded words of a text."""
     folded = _FOLDED
-    if len(folded) > 50_000:
+    if len(folded) > 16_000:
         folded.clear()
     out = []
     for w in _WORD.findall(text):
