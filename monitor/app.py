@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 CONCURRENT_SOURCES = 64  # crawled or being stored at once
-BATCH_DOCUMENTS = 2000  # crawled articles stored in one transaction at most
+BATCH_DOCUMENTS = 1000  # crawled articles stored in one transaction at most
 KNOWN_LINKS = 500  # recent links per source read from the store at start
 KNOWN_LINKS_KEPT = 100  # at least this many kept per source (or 3x its feed's length)
 DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon

@@ -811,11 +811,11 @@ class _Bands:
     """
 
     BANDS, ROWS = 16, NUM_PERM // 16
-    MERGE_EVERY = 2048  # articles
+    MERGE_EVERY = 1024  # articles
 
     def __init__(self) -> None:
         self._hashes = np.empty(0, dtype=np.uint32)  # sorted
-        self._ids = np.empty(0, dtype=np.int64)  # article of each hash
+        self._ids = np.empty(0, dtype=np.uint32)  # article of each hash (int64 once an id needs it)
         self._recent: dict[int, list[int]] = {}
         self._recent_articles = 0
         self._gone: set[int] = set()  # removed, still in the arrays until the next merge
@@ -849,14 +849,25 @@ class _Bands:
         return found - self._gone if self._gone else found
 
     def _merge(self) -> None:
-        pairs = [(h, i) for h, ids in self._recent.items() for i in ids]
-        hashes = np.concatenate([self._hashes, np.fromiter((h for h, _ in pairs), dtype=np.uint32, count=len(pairs))])
-        ids = np.concatenate([self._ids, np.fromiter((i for _, i in pairs), dtype=np.int64, count=len(pairs))])
+        # the new entries are sorted on their own and inserted: one new copy of the arrays at a
+        # time, where sorting everything again took several (tens of MB with 50,000 articles)
+        hashes, ids = self._hashes, self._ids
+        if self._recent:
+            count = sum(map(len, self._recent.values()))
+            new_hashes = np.fromiter((h for h, found in self._recent.items() for _ in found), dtype=np.uint32, count=count)
+            new_ids = np.fromiter((i for found in self._recent.values() for i in found), dtype=np.int64, count=count)
+            if ids.dtype == np.uint32 and new_ids.max() < 1 << 32:
+                new_ids = new_ids.astype(np.uint32)
+            else:
+                ids = ids.astype(np.int64)
+            order = np.argsort(new_hashes, kind="stable")
+            at = np.searchsorted(hashes, new_hashes[order], "right")
+            hashes = np.insert(hashes, at, new_hashes[order])
+            ids = np.insert(ids, at, new_ids[order])
         if self._gone:
-            keep = ~np.isin(ids, np.fromiter(self._gone, dtype=np.int64, count=len(self._gone)))
+            keep = ~np.isin(ids, np.fromiter(self._gone, dtype=np.int64, count=len(self._gone)).astype(ids.dtype, copy=False))
             hashes, ids = hashes[keep], ids[keep]
-        order = np.argsort(hashes, kind="stable")
-        self._hashes, self._ids = hashes[order], ids[order]
+        self._hashes, self._ids = hashes, ids
         self._recent, self._recent_articles, self._gone = {}, 0, set()
 
 

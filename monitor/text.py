@@ -69,19 +69,23 @@ class PackedTable:
     Entries are spread over buckets by CRC-32 of the key's UTF-8; a bucket is its entries
     back to back, each b"\\0" key b"\\1" value. A lookup hashes the key and searches its
     bucket (about 4 entries): roughly a microsecond, and the callers cache their results.
+    With `prefixed`, a value is stored as one byte (2 + how many leading bytes it shares with
+    its key) and the rest: a lemma mostly repeats its form ("organizației" -> "organizație"),
+    and this saves about a third.
     """
 
-    __slots__ = ("_buckets", "_offsets", "_blob", "_other")
-    FORMAT = "packed-table-1"
+    __slots__ = ("_buckets", "_offsets", "_blob", "_other", "_prefixed")
+    FORMAT = "packed-table-2"
 
-    def __init__(self, buckets: int, offsets: array, blob: bytes, other: dict[str, str]):
+    def __init__(self, buckets: int, offsets: array, blob: bytes, other: dict[str, str], prefixed: bool = False):
         self._buckets = buckets
         self._offsets = offsets  # bucket i is blob[offsets[i]:offsets[i + 1]]
         self._blob = blob
         self._other = other  # the rare entries holding a separator byte: kept as they are
+        self._prefixed = prefixed
 
     @classmethod
-    def pack(cls, table: dict[str, str] | dict[bytes, bytes], skip_same: bool = False) -> "PackedTable":
+    def pack(cls, table: dict[str, str] | dict[bytes, bytes], skip_same: bool = False, prefixed: bool = False) -> "PackedTable":
         """The table's entries (with skip_same, only those whose value differs from the key)."""
         buckets = max(1, len(table) // 4)
         parts: list[list[bytes]] = [[] for _ in range(buckets)]
@@ -93,24 +97,31 @@ class PackedTable:
             v = value if isinstance(value, bytes) else value.encode()
             if b"\0" in k or b"\1" in k or b"\0" in v or b"\1" in v:
                 other[k.decode()] = v.decode()
-            else:
-                parts[zlib.crc32(k) % buckets].append(b"\0" + k + b"\1" + v)
+                continue
+            if prefixed:
+                shared = 0
+                for a, b in zip(k, v[:253]):
+                    if a != b:
+                        break
+                    shared += 1
+                v = bytes((shared + 2,)) + v[shared:]
+            parts[zlib.crc32(k) % buckets].append(b"\0" + k + b"\1" + v)
         offsets = array("I", [0])
         for part in parts:
             offsets.append(offsets[-1] + sum(map(len, part)))
-        return cls(buckets, offsets, b"".join(b"".join(part) for part in parts), other)
+        return cls(buckets, offsets, b"".join(b"".join(part) for part in parts), other, prefixed)
 
     def dumps(self) -> bytes:
         import marshal
 
-        return marshal.dumps((self.FORMAT, self._buckets, self._offsets.tobytes(), self._blob, self._other))
+        return marshal.dumps((self.FORMAT, self._buckets, self._offsets.tobytes(), self._blob, self._other, self._prefixed))
 
     @classmethod
     def loads(cls, data: bytes) -> "PackedTable | None":
         import marshal
 
         try:
-            form, buckets, offsets, blob, other = marshal.loads(data)
+            form, buckets, offsets, blob, other, prefixed = marshal.loads(data)
             if form != cls.FORMAT or not isinstance(blob, bytes) or not isinstance(other, dict):
                 return None
             table = array("I")
@@ -119,7 +130,7 @@ class PackedTable:
                 return None
         except (ValueError, EOFError, TypeError):  # not such a file: rebuild it
             return None
-        return cls(buckets, table, blob, other)
+        return cls(buckets, table, blob, other, bool(prefixed))
 
     def get(self, key: str, default: str | None = None) -> str | None:
         k = key.encode()
@@ -133,11 +144,17 @@ class PackedTable:
             return self._other.get(key, default)
         at += len(k) + 2
         stop = blob.find(b"\0", at, end)
-        return blob[at : stop if stop != -1 else end].decode()
+        value = blob[at : stop if stop != -1 else end]
+        if self._prefixed:
+            value = k[: value[0] - 2] + value[1:]
+        return value.decode()
 
     def items(self) -> Iterator[tuple[str, str]]:
         for m in _ENTRY.finditer(self._blob):
-            yield m.group(1).decode(), m.group(2).decode()
+            k, v = m.group(1), m.group(2)
+            if self._prefixed:
+                v = k[: v[0] - 2] + v[1:]
+            yield k.decode(), v.decode()
         yield from self._other.items()
 
     def __len__(self) -> int:
@@ -175,7 +192,7 @@ def _folded_lemmas(lang: str) -> PackedTable:
         out: dict[str, str] = {}
         for form, lemma_ in _lemmatizer()[1].get_dictionary(lang).items():
             out.setdefault(fold(form), fold(lemma_))
-        return PackedTable.pack(out, skip_same=True)
+        return PackedTable.pack(out, skip_same=True, prefixed=True)
 
     return _cached_table(f"folded-lemmas-{lang}-simplemma-{_simplemma_version()}.blob", build)
 
@@ -249,7 +266,7 @@ def _lemmatizer():  # noqa: ANN202
 
         def _get_dictionary_uncached(self, lang: str):  # noqa: ANN202
             def build() -> PackedTable:
-                return PackedTable.pack(factories._load_dictionary_from_disk(lang))
+                return PackedTable.pack(factories._load_dictionary_from_disk(lang), prefixed=True)
 
             return Packed(_cached_table(f"simplemma-{lang}-{_simplemma_version()}.blob", build))
 

@@ -402,11 +402,20 @@ def test_packed_tables_are_compact_and_exact():
     from monitor.text import PackedTable, _folded_lemmas, lemma
 
     table = {"organizatiei": "organizatie", "arestari": "arestare", "ăâ": "a", "x\x00y": "z", "k": "v\x01w", "é": "e"}
-    packed = PackedTable.pack(table)
-    again = PackedTable.loads(packed.dumps())
-    for t in (packed, again):
-        assert all(t.get(k, "-") == v for k, v in table.items())
-        assert t.get("organizati", "-") == "-" and t.get("organizatiei\x01", "-") == "-" and t.get("", "-") == "-"
+    table["ștergătoarele"] = "ștergător"
+    table["însă"] = "îns"  # the value is a prefix of the key
+    table["ab"] = "abc" * 100  # longer than the key
+    for prefixed in (False, True):
+        packed = PackedTable.pack(table, prefixed=prefixed)
+        again = PackedTable.loads(packed.dumps())
+        for t in (packed, again):
+            assert all(t.get(k, "-") == v for k, v in table.items())
+            assert dict(t.items()) == table and len(t) == len(table)
+            assert t.get("organizati", "-") == "-" and t.get("organizatiei\x01", "-") == "-" and t.get("", "-") == "-"
+    table["ăz"] = "ąz"  # ă and ą share their first UTF-8 byte: the shared prefix ends inside a letter
+    packed = PackedTable.pack(table, prefixed=True)
+    assert all(packed.get(k, "-") == v for k, v in table.items())
+    assert len(PackedTable.pack(table, prefixed=True)._blob) < len(PackedTable.pack(table)._blob)
     assert PackedTable.loads(b"not marshal") is None
     ro = _folded_lemmas("ro")
     assert ro.get("organizatiei", "-") == "organizatie"

@@ -244,3 +244,20 @@ def test_lsh_bands_find_shared_bands_across_merges_and_forget_removed_articles()
     bands._merge()
     assert 1 not in bands.query(sigs[1]) and 2 in bands.query(sigs[2])
     assert bands.query(rng.integers(0, 2**32, size=NUM_PERM, dtype=np.uint64)) == set()
+
+
+def test_lsh_bands_keep_article_ids_beyond_32_bits():
+    from monitor.stories import _Bands
+
+    rng = np.random.default_rng(2)
+    bands = _Bands()
+    small, big = rng.integers(0, 2**32, size=(2, NUM_PERM), dtype=np.uint64)
+    bands.insert(7, small)
+    bands._merge()
+    assert bands._ids.dtype == np.uint32  # 4 bytes an entry while every id fits
+    bands.insert(2**40 + 3, big)
+    bands._merge()
+    assert bands.query(big) == {2**40 + 3} and bands.query(small) == {7}
+    bands.remove(7)
+    bands._merge()
+    assert bands.query(small) == set() and bands.query(big) == {2**40 + 3}
