@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 CONCURRENT_SOURCES = 64  # crawled or being stored at once
 BATCH_DOCUMENTS = 1000  # crawled articles stored in one transaction at most
+STATES_LINGER = 0.5  # seconds the daemon gathers source states with no articles into one transaction
 KNOWN_LINKS = 500  # recent links per source read from the store at start
 KNOWN_LINKS_KEPT = 100  # at least this many kept per source (or 3x its feed's length)
 DELIVER_EVERY = 20  # seconds between outbox flushes in the daemon
@@ -104,7 +105,7 @@ class Monitor:
         self.in_flight: dict[str, asyncio.Task] = {}  # source name -> its running crawl (daemon)
         self.states: dict[str, SourceState] | None = None  # source states as last written (read once at start)
         self.known: dict[str, dict[str, None]] = {}  # source -> links and GUIDs of its recent entries, oldest first
-        self._batch = Batcher(self._store_batch, size=lambda r: len(r.documents) + 1, limit=BATCH_DOCUMENTS)
+        self._batch = Batcher(self._store_batch, size=lambda r: len(r.documents) + 1, limit=BATCH_DOCUMENTS, light=lambda r: not r.documents)
         self._warming: asyncio.Future | None = None
         self._busy: asyncio.Semaphore | None = None
         # one thread stores everything: glibc gives each thread its own heap, and several threads
@@ -164,6 +165,8 @@ class Monitor:
         for d in docs:
             report.of(d.source).received += 1
         articles = [a for a in (to_article(d, now) for d in docs) if a.text or a.title]
+        if not articles:  # unchanged feeds, failures: nothing to store here
+            return report
         with self.store.session() as s:
             fresh = self.store.fresh_articles(s, articles)
             if fresh:
@@ -423,6 +426,7 @@ class Monitor:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=timezone.utc)
+        self._batch.linger = STATES_LINGER
         self._schedule(scheduler)
         if self.settings.config.retention.text:
             scheduler.add_job(self.prune_job, "interval", hours=6, id="__prune__", next_run_time=self.clock(), coalesce=True, max_instances=1)
@@ -588,16 +592,27 @@ class Batcher:
     bounded), and an idle daemon stores at once.
     """
 
-    def __init__(self, work: Callable[[list], "asyncio.Future | object"], size: Callable[[object], int] = lambda _: 1, limit: int = 1 << 30):
+    def __init__(
+        self,
+        work: Callable[[list], "asyncio.Future | object"],
+        size: Callable[[object], int] = lambda _: 1,
+        limit: int = 1 << 30,
+        light: Callable[[object], bool] = lambda _: False,
+    ):
         self.work = work
         self.size = size
         self.limit = limit
+        self.light = light
+        self.linger = 0.0  # seconds a batch of light items only waits for company
         self.waiting: list[tuple[object, asyncio.Future]] = []
         self.running: asyncio.Task | None = None
+        self._heavy: asyncio.Event | None = None
 
     async def submit(self, item: object) -> None:
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((item, done))
+        if not self.light(item) and self._heavy is not None:
+            self._heavy.set()
         if self.running is None or self.running.done():
             self.running = asyncio.get_running_loop().create_task(self._drain())
         await asyncio.shield(done)
@@ -612,6 +627,15 @@ class Batcher:
 
     async def _drain(self) -> None:
         while self.waiting:
+            if self.linger and all(self.light(item) for item, _ in self.waiting):
+                # a daemon's unchanged feeds finish one by one: their states go in one transaction
+                # a moment later, not one each; anything with articles to store ends the wait
+                self._heavy = asyncio.Event()
+                try:
+                    await asyncio.wait_for(self._heavy.wait(), self.linger)
+                except asyncio.TimeoutError:
+                    pass
+                self._heavy = None
             batch = self._next_batch()
             try:
                 await self.work([item for item, _ in batch])  # type: ignore[misc]

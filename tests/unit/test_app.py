@@ -173,3 +173,34 @@ def test_batcher_stores_what_waited_together_within_its_limit_and_reports_failur
     assert seen[:4] == [[3, 3, 3], [3], [12], [1]]
     assert seen[4:] == [[13], [2]] or seen[4:] == [[13, 2]]
     assert isinstance(failed[0], RuntimeError) and "disk full" in str(failed[0])
+
+
+def test_batcher_lets_light_items_gather_and_a_heavy_one_ends_the_wait():
+    import asyncio
+
+    from monitor.app import Batcher
+
+    seen: list[list[str]] = []
+
+    async def work(items: list[str]) -> None:
+        seen.append(list(items))
+
+    async def main() -> float:
+        b = Batcher(work, light=lambda item: item.startswith("304"))
+        b.linger = 30.0  # far longer than the test may take: only a heavy item can end it
+        loop = asyncio.get_running_loop()
+        first = loop.create_task(b.submit("304 a"))
+        await asyncio.sleep(0)
+        second = loop.create_task(b.submit("304 b"))
+        await asyncio.sleep(0)
+        assert seen == []  # the light ones wait for company
+        started = loop.time()
+        await asyncio.gather(first, second, b.submit("new articles"))
+        took = loop.time() - started
+        b.linger = 0.0
+        await b.submit("304 c")  # no lingering when it is off (run --once)
+        return took
+
+    took = asyncio.run(main())
+    assert seen == [["304 a", "304 b", "new articles"], ["304 c"]]
+    assert took < 30.0
