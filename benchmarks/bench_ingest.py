@@ -1,7 +1,7 @@
 """Benchmark (not a test): first pass, re-polls, memory and a large store, with `reader` alongside.
 
     .venv/bin/python benchmarks/bench_ingest.py [--feeds 200] [--items 50] [--rounds 3]
-        [--memory-sources 1000] [--large 500000] [--only first,repoll,memory,large]
+        [--memory-sources 1000] [--large 500000] [--daemon-seconds 30] [--only first,repoll,memory,large]
 
 A local server (a thread of this process) serves N RSS feeds x M items (Romanian and
 English titles, ~120-word descriptions) with ETags. Every command under test runs as
@@ -17,6 +17,9 @@ for both programs.
   divided by N-1: what one more unchanged feed costs, process start excluded. The same
   requests made by a Scrapy spider that does nothing with the answers give the cost of
   the HTTP exchange alone; the difference is what the monitor adds.
+  Then the same in steady state: the daemon (`monitor run`, every source every 5 s, all
+  answered 304) for --daemon-seconds, CPU per fetch from /proc; against a long-running bare
+  Scrapy spider sending the same conditional requests at the same rate.
 - memory: `monitor run` (the daemon) with --memory-sources feeds polled every 20 s;
   peak resident memory (VmHWM) after every feed was fetched 3 times.
 - large: the first pass on a database that already holds --large articles (spread
@@ -268,7 +271,87 @@ def bench_repoll(server: Server, args: argparse.Namespace, tmp: Path) -> None:
             bare.append((c_many - c_one) / (args.feeds - 1))
         print(f"the HTTP exchange alone (a Scrapy spider that ignores the answers), {label}: {statistics.median(bare) * 1000:.2f} ms CPU per extra feed", flush=True)
     server.conditional = True
+    daemon_repoll(server, args, d)
     shutil.rmtree(d)
+
+
+BARE_LOOP = """
+import asyncio, json, os, sys, time
+import scrapy
+from scrapy.crawler import CrawlerProcess
+
+urls, rate, skip, count = json.loads(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+
+def cpu():
+    t = os.times()
+    return t.user + t.system
+
+class Bare(scrapy.Spider):
+    name = "bare"
+    custom_settings = {"LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False, "CONCURRENT_REQUESTS": 32,
+                       "CONCURRENT_ITEMS": 1, "COOKIES_ENABLED": False, "ROBOTSTXT_OBEY": False}
+
+    async def start(self):
+        sent, t0, c0 = 0, time.monotonic(), 0.0
+        while True:
+            due = int((time.monotonic() - t0) * rate)
+            while sent < due:
+                if sent == skip:
+                    c0 = cpu()
+                if sent == skip + count:
+                    print(f"{(cpu() - c0) / count * 1000:.3f}", flush=True)
+                    os._exit(0)
+                url, etag = urls[sent % len(urls)]
+                yield scrapy.Request(url, headers={"If-None-Match": etag}, meta={"handle_httpstatus_list": [304]}, dont_filter=True)
+                sent += 1
+            await asyncio.sleep(0.02)
+
+    def parse(self, response):
+        return None
+
+process = CrawlerProcess()
+process.crawl(Bare)
+process.start()
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def daemon_repoll(server: Server, args: argparse.Namespace, d: Path) -> None:
+    """CPU per fetch of a running daemon whose feeds all answer 304, against a bare Scrapy spider at the same rate."""
+    server.conditional = True
+    config = write_config(d, server, range(args.feeds), d / "daemon.db", interval="5s")
+    paths = [f"/feed/{f}.xml" for f in range(args.feeds)]
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        started = {p: server.hits[p] for p in paths}
+        deadline = time.monotonic() + 600
+        while min(server.hits[p] - started[p] for p in paths) < 2:  # the first pass stores; from the second on, 304s
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit("the daemon did not make two passes")
+            time.sleep(0.1)
+        time.sleep(1)
+        c0, h0, t0 = _cpu_seconds(proc.pid), sum(server.hits[p] for p in paths), time.monotonic()
+        time.sleep(args.daemon_seconds)
+        c1, h1, t1 = _cpu_seconds(proc.pid), sum(server.hits[p] for p in paths), time.monotonic()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+    fetches = max(h1 - h0, 1)
+    ours = (c1 - c0) / fetches * 1000
+    rate = fetches / (t1 - t0)
+    urls = [(f"{server.base}{p}", '"' + hashlib.sha1(server.feeds[p]).hexdigest() + '"') for p in paths]
+    done = subprocess.run([sys.executable, "-c", BARE_LOOP, json.dumps(urls), str(rate), str(len(paths)), str(fetches)],
+                          capture_output=True, text=True, timeout=args.daemon_seconds * 3 + 120)
+    if done.returncode != 0 or not done.stdout.strip():
+        sys.exit(f"the bare Scrapy loop failed:\n{done.stderr[-3000:]}")
+    bare = float(done.stdout.split()[-1])
+    print(f"daemon re-poll, 304 Not Modified: {ours:.2f} ms CPU per feed per pass ({fetches} fetches in {t1 - t0:.0f} s); "
+          f"a bare Scrapy spider sending the same requests at the same rate: {bare:.2f} ms; the monitor adds {ours - bare:.2f} ms", flush=True)
 
 
 def _status(pid: int, field: str) -> int:
@@ -378,6 +461,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--memory-sources", type=int, default=1000)
     ap.add_argument("--large", type=int, default=500_000)
+    ap.add_argument("--daemon-seconds", type=float, default=30.0)
     ap.add_argument("--only", default="first,repoll,memory,large")
     args = ap.parse_args()
     wanted = set(args.only.split(","))
