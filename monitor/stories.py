@@ -599,9 +599,21 @@ class _Indexed:
     seen: datetime
     language: str
     words: int
-    signature: bytes  # the MinHash signature's values (all below 2**32), packed as uint32
+    signature: bytes  # the MinHash signature's values, packed (see _packed)
     keys: tuple[str, ...]
     title_keys: tuple[str, ...]
+
+
+def _packed(signature: np.ndarray) -> bytes:
+    """A signature's values as uint32 (MinHash values are 32-bit hashes): half the bytes of uint64.
+    Anything larger, which _minhash never makes, is kept whole."""
+    if int(signature.max(initial=0)) < 1 << 32:
+        return signature.astype(np.uint32).tobytes()
+    return signature.astype(np.uint64).tobytes()
+
+
+def _unpacked(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.uint32 if len(data) == NUM_PERM * 4 else np.uint64)
 
 
 @dataclass(frozen=True)
@@ -635,7 +647,7 @@ class StoryIndex:
             return
         keys = tuple(map(intern, feats.entities.keys))
         title_keys = tuple(map(intern, feats.entities.title_keys))
-        self._articles[article_id] = _Indexed(story_id, seen, feats.language, feats.words, feats.signature.astype(np.uint32).tobytes(), keys, title_keys)
+        self._articles[article_id] = _Indexed(story_id, seen, feats.language, feats.words, _packed(feats.signature), keys, title_keys)
         self.loaded_upto = max(self.loaded_upto, article_id)
         self._lsh.insert(article_id, feats.signature)
         story = self._stories.get(story_id)
@@ -693,7 +705,7 @@ class StoryIndex:
             story_id = other.story_id
             if other.words < MIN_COPY_WORDS:
                 continue
-            if other.language == feats.language and resemblance(feats.signature, np.frombuffer(other.signature, dtype=np.uint32)) >= NEAR_COPY:
+            if other.language == feats.language and resemblance(feats.signature, _unpacked(other.signature)) >= NEAR_COPY:
                 if now - self._stories[story_id].first_seen <= self.window:
                     return Placement(story_id, 1.0, f"near-copy of article {article_id}")
         mine = feats.entities.keys

@@ -60,12 +60,12 @@ def synthetic_features(rng: random.Random, vocab: int, base: Features | None = N
     if base is not None:
         sig = base.signature.copy()
         flip = rng.sample(range(len(sig)), 8)
-        sig[flip] = np.array([rng.getrandbits(63) for _ in flip], dtype=np.uint64)
+        sig[flip] = np.array([rng.getrandbits(32) for _ in flip], dtype=np.uint64)  # MinHash values are 32-bit
         return Features(base.language, sig, base.entities, base.words)
     keys = {f"~n{int(rng.paretovariate(0.7)) % vocab}" for _ in range(14)}
     keys |= {f"#{rng.randint(10, 99999)}" for _ in range(3)} | {f"@C{rng.randint(0, 60)}" for _ in range(3)}
     title = frozenset(list(keys)[:4])
-    sig = np.array([rng.getrandbits(63) for _ in range(NUM_PERM)], dtype=np.uint64)
+    sig = np.array([rng.getrandbits(32) for _ in range(NUM_PERM)], dtype=np.uint64)
     return Features(rng.choice(["ro", "en"]), sig, Entities(frozenset(keys), title), 200)
 
 

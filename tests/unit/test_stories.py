@@ -261,3 +261,22 @@ def test_lsh_bands_keep_article_ids_beyond_32_bits():
     bands.remove(7)
     bands._merge()
     assert bands.query(small) == set() and bands.query(big) == {2**40 + 3}
+
+
+def test_index_keeps_signatures_compact_and_finds_near_copies_either_way():
+    from datetime import datetime, timezone
+
+    from monitor.stories import Entities, Features, StoryIndex
+
+    now = datetime(2025, 11, 26, tzinfo=timezone.utc)
+    rng = np.random.default_rng(5)
+    index = StoryIndex()
+    small = rng.integers(0, 2**32, size=NUM_PERM, dtype=np.uint64)  # what _minhash makes
+    large = rng.integers(2**40, 2**62, size=NUM_PERM, dtype=np.uint64)  # not from _minhash, but must not be mangled
+    for article_id, sig in ((1, small), (2, large)):
+        index.add(article_id, article_id * 10, Features("ro", sig, Entities(frozenset(), frozenset()), 200), now)
+    assert len(index._articles[1].signature) == NUM_PERM * 4 and len(index._articles[2].signature) == NUM_PERM * 8
+    for story_id, sig in ((10, small), (20, large)):
+        near = sig.copy()
+        near[:8] = rng.integers(0, 2**32, size=8, dtype=np.uint64)
+        assert index.place(Features("ro", near, Entities(frozenset(), frozenset()), 200), now).story_id == story_id
