@@ -20,10 +20,14 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, inspect, select, update
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:  # Alembic itself is imported only when a migration is due
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class SchemaError(RuntimeError):
     """The database cannot be brought to the current schema automatically."""
 
 
-def alembic_config(connection: Connection | None = None) -> "Config":  # noqa: F821
+def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config for the packaged migrations; with a connection, env.py migrates over it."""
     from alembic.config import Config
 
@@ -64,7 +68,7 @@ def alembic_config(connection: Connection | None = None) -> "Config":  # noqa: F
     return config
 
 
-def _script() -> "ScriptDirectory":  # noqa: F821
+def _script() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config())

@@ -276,8 +276,9 @@ def _lemmatizer():  # noqa: ANN202
     return lemmatizer, dictionaries
 
 
-def _frequencies(lang: str) -> PackedTable:
-    """wordfreq's 'best' list for a language, word -> its Zipf value, packed.
+@lru_cache(maxsize=None)
+def _frequencies(lang: str) -> PackedTable | None:
+    """wordfreq's 'best' list for a language, word -> its centibel index, packed (None: no list).
 
     wordfreq keeps a whole list as a dict of str (about 30 MB for English); the packed copy
     in the cache directory takes 4 MB, and wordfreq is imported only to build it.
@@ -293,10 +294,12 @@ def _frequencies(lang: str) -> PackedTable:
                 table.setdefault(word, str(index))
         return PackedTable.pack(table)
 
-    return _cached_table(f"wordfreq-{lang}-{_package_version('wordfreq')}.blob", build)
+    try:
+        return _cached_table(f"wordfreq-{lang}-{_package_version('wordfreq')}.blob", build)
+    except KeyError:  # wordfreq has no list for the language
+        return None
 
 
-_FREQUENCIES: dict[str, PackedTable | None] = {}
 _PARTS = re.compile(r"\b([cdjlmnst]|qu)'(?=\w)|((?:[^\W_]|')+)")  # French-style elisions split off
 
 
@@ -309,12 +312,7 @@ def zipf(word: str, lang: str) -> float:
     a word of several parts (l-a, l'a) is their frequencies combined as 1/f = Σ 1/fᵢ.
     Words with digits are not looked up (0.0): no caller asks about them.
     """
-    if lang not in _FREQUENCIES:
-        try:
-            _FREQUENCIES[lang] = _frequencies(lang)
-        except KeyError:  # wordfreq has no list for the language
-            _FREQUENCIES[lang] = None
-    table = _FREQUENCIES[lang]
+    table = _frequencies(lang)
     if table is None:
         return 0.0
     token = unicodedata.normalize("NFC", word) if not word.isascii() else word

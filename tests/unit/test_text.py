@@ -51,3 +51,4 @@ def test_word_frequencies_are_wordfreqs_own(lang):
     assert got == {w: zipf_frequency(w, lang) for w in WORDS}
     assert got["guvernul" if lang == "ro" else "government"] > 4 and got["zzzzqx"] == 0.0
     assert zipf("2024", lang) == 0.0  # figures are not looked up
+    assert zipf("guvernul", "zz") == 0.0  # a language wordfreq has no list for
