@@ -1,7 +1,7 @@
 """Benchmark (not a test): first pass, re-polls, memory and a large store, with `reader` alongside.
 
     .venv/bin/python benchmarks/bench_ingest.py [--feeds 200] [--items 50] [--rounds 3]
-        [--memory-sources 1000] [--large 500000] [--daemon-seconds 30] [--only first,repoll,memory,large]
+        [--memory-sources 1000] [--large 500000] [--daemon-seconds 30] [--only first,floor,repoll,memory,large]
 
 A local server (a thread of this process) serves N RSS feeds x M items (Romanian and
 English titles, ~120-word descriptions) with ETags. Every command under test runs as
@@ -24,6 +24,12 @@ for both programs.
   peak resident memory (VmHWM) after every feed was fetched 3 times.
 - large: the first pass on a database that already holds --large articles (spread
   over four months, grouped in stories) against the same pass on an empty one.
+- floor: what the same feeds cost programs that do far less than the monitor, against a
+  fifth of reader's time (the budget of a pass 5x faster than reader): the fixed stack's
+  imports alone (scrapy, sqlmodel, apscheduler, apprise, feedparser, numpy, lxml), a
+  Scrapy spider that fetches every feed and discards it, and the leanest ingest there is
+  (http.client in 4 threads, lxml, one sqlite3 executemany: no text work, no stories, no
+  matching, no Scrapy).
 """
 
 from __future__ import annotations
@@ -454,6 +460,61 @@ def bench_large(server: Server, args: argparse.Namespace, tmp: Path) -> None:
     shutil.rmtree(d)
 
 
+STACK_IMPORTS = "import scrapy, sqlmodel, apscheduler, apprise, feedparser, numpy, lxml.html"
+
+LEAN = """
+import http.client, sqlite3, sys
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+from lxml import etree
+
+def get(url):
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.netloc)
+    conn.request("GET", parts.path)
+    body = conn.getresponse().read()
+    conn.close()
+    return body
+
+def items(body):
+    return [tuple(i.findtext(t) for t in ("guid", "link", "title", "description", "pubDate")) for i in etree.fromstring(body).iter("item")]
+
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE entry (guid TEXT PRIMARY KEY, link TEXT, title TEXT, description TEXT, published TEXT)")
+with ThreadPoolExecutor(4) as pool:
+    rows = [row for body in pool.map(get, sys.argv[2:]) for row in items(body)]
+db.executemany("INSERT INTO entry VALUES (?, ?, ?, ?, ?)", rows)
+db.commit()
+"""
+
+
+def bench_floor(server: Server, args: argparse.Namespace, tmp: Path) -> None:
+    urls = [f"{server.base}/feed/{f}.xml" for f in range(args.feeds)]
+    server.conditional = False  # every program gets every feed in full
+    runs: dict[str, list[float]] = {"reader": [], "imports": [], "scrapy": [], "lean": []}
+    for _ in range(args.rounds):
+        d = Path(tempfile.mkdtemp(dir=tmp))
+        rd = reader_once(server, args.feeds, args.items, d / "reader.sqlite")
+        if rd is None:
+            print("floor: reader not installed, no budget to compare with", flush=True)
+            return
+        runs["reader"].append(rd)
+        runs["imports"].append(run_child([sys.executable, "-c", STACK_IMPORTS])[0])
+        runs["scrapy"].append(run_child([sys.executable, "-c", BARE_SCRAPY, *(x for u in urls for x in (u, '"none"'))])[0])
+        runs["lean"].append(run_child([sys.executable, "-c", LEAN, str(d / "lean.sqlite"), *urls])[0])
+        shutil.rmtree(d)
+    server.conditional = True
+    m = {k: statistics.median(v) for k, v in runs.items()}
+    budget = m["reader"] / 5
+    print(
+        f"floor, {args.feeds} feeds x {args.items} items, median of {args.rounds}: reader {m['reader']:.2f} s, so a pass 5x faster "
+        f"has {budget:.2f} s; the stack's imports alone {m['imports']:.2f} s ({m['imports'] / budget:.0%} of it); "
+        f"a Scrapy spider that discards every feed {m['scrapy']:.2f} s ({m['scrapy'] / budget:.0%}); "
+        f"http.client + lxml + sqlite3 and nothing else {m['lean']:.2f} s ({m['lean'] / budget:.0%})",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--feeds", type=int, default=200)
@@ -462,14 +523,14 @@ def main() -> None:
     ap.add_argument("--memory-sources", type=int, default=1000)
     ap.add_argument("--large", type=int, default=500_000)
     ap.add_argument("--daemon-seconds", type=float, default=30.0)
-    ap.add_argument("--only", default="first,repoll,memory,large")
+    ap.add_argument("--only", default="first,floor,repoll,memory,large")
     args = ap.parse_args()
     wanted = set(args.only.split(","))
     n_feeds = max(args.feeds, args.memory_sources if "memory" in wanted else 0)
     server = Server(make_feeds(n_feeds, args.items))
     print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, bench in (("first", bench_first), ("repoll", bench_repoll), ("memory", bench_memory), ("large", bench_large)):
+        for name, bench in (("first", bench_first), ("floor", bench_floor), ("repoll", bench_repoll), ("memory", bench_memory), ("large", bench_large)):
             if name in wanted:
                 bench(server, args, Path(tmp))
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.one_backend
 def test_ingest_benchmark_runs_and_reports_every_figure():
     done = subprocess.run(
-        [sys.executable, "benchmarks/bench_ingest.py", "--feeds", "3", "--items", "4", "--rounds", "1", "--only", "first,repoll,large", "--large", "300",
+        [sys.executable, "benchmarks/bench_ingest.py", "--feeds", "3", "--items", "4", "--rounds", "1", "--only", "first,floor,repoll,large", "--large", "300",
          "--daemon-seconds", "3"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
@@ -23,6 +23,7 @@ def test_ingest_benchmark_runs_and_reports_every_figure():
     out = done.stdout
     assert re.search(r"monitor run --once +\d+ entries/s", out)
     assert re.search(r"reader +\d+ entries/s .*ratio [\d.]+x", out)  # reader is a dev dependency: the comparison runs
+    assert re.search(r"floor, 3 feeds x 4 items.*imports alone [\d.]+ s .*discards every feed [\d.]+ s .*nothing else [\d.]+ s", out)
     assert re.search(r"re-poll, 304 Not Modified: [\d.-]+ ms CPU", out)
     assert re.search(r"re-poll, same bytes, no validators: [\d.-]+ ms CPU", out)
     assert re.search(r"daemon re-poll, 304 Not Modified: [\d.]+ ms CPU per feed per pass .* the monitor adds [\d.-]+ ms", out)
