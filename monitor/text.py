@@ -365,18 +365,19 @@ def tokenize(text: str) -> list[Token]:
     return out
 
 
-_FOLDED: dict[str, str] = {}  # word as written -> folded; bounded below
+class _Folded(dict):
+    """word as written -> folded, computed on first sight; forgotten past 16,000 spellings."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= 16_000:
+            self.clear()
+        value = self[word] = fold(word)
+        return value
+
+
+_FOLDED = _Folded()
 
 
 def words(text: str) -> list[str]:
     """The folded words of a text."""
-    folded = _FOLDED
-    if len(folded) > 16_000:
-        folded.clear()
-    out = []
-    for w in _WORD.findall(text):
-        f = folded.get(w)
-        if f is None:
-            f = folded[w] = fold(w)
-        out.append(f)
-    return out
+    return list(map(_FOLDED.__getitem__, _WORD.findall(text)))
