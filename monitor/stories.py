@@ -34,11 +34,11 @@ from sys import intern
 from itertools import accumulate, compress, islice, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from monitor.text import LEMMA_LANGUAGES, dictionary_form, fold, lemma, nfc, zipf
+from monitor.text import LEMMA_LANGUAGES, PerWord, dictionary_form, fold, lemma, nfc, zipf
 
 SHINGLE = 4  # words per shingle
 NUM_PERM = 64
@@ -175,24 +175,6 @@ def entities(title: str, text: str, language: str) -> Entities:
 # ---- what a word's spelling says, computed once per spelling ---------------------------------
 
 
-class _PerWord(dict):
-    """spelling -> fact, computed on first sight. News vocabulary is open-ended (names, numbers),
-    so past `limit` spellings everything is forgotten and relearned as needed (the caches below
-    hold about 1 KB a spelling together: some 8 MB at most; a news text's everyday words are a
-    few thousand, relearned within a few articles after a clear)."""
-
-    def __init__(self, compute: Callable[[str], object], limit: int = 8_000):
-        super().__init__()
-        self.compute = compute
-        self.limit = limit
-
-    def __missing__(self, word: str) -> object:
-        if len(self) >= self.limit:
-            self.clear()
-        value = self[word] = self.compute(word)
-        return value
-
-
 def _spelling(word: str) -> tuple[str, bytes, str | None, bool, int, tuple[tuple[int, ...], tuple[int, ...], bool] | None]:
     """(folded, folded as UTF-8 for shingles, the word as written if it starts lower case,
     a capitalised word, 0/1/2: at most 3 letters / longer / longer and capitalised, _figures())."""
@@ -257,13 +239,13 @@ def _name(word: str, romanian: bool) -> tuple[str, str | None]:
     return nfc(w).lower(), "~" + skeleton(_strip_case(f) if romanian else f)
 
 
-_SPELLING: _PerWord = _PerWord(_spelling)
-_LEMMA_KEY: _PerWord = _PerWord(lambda w: "=" + lemma(w, "ro"))
-_STARTS_RO: _PerWord = _PerWord(lambda w: _gazetteer_start(w, romanian=True))
-_STARTS: _PerWord = _PerWord(lambda w: _gazetteer_start(w, romanian=False))
-_NAME_RO: _PerWord = _PerWord(lambda w: _name(w, True))
-_NAME: _PerWord = _PerWord(lambda w: _name(w, False))
-_MONTH_EDGES: _PerWord = _PerWord(_month_edges)
+_SPELLING: PerWord = PerWord(_spelling)
+_LEMMA_KEY: PerWord = PerWord(lambda w: "=" + lemma(w, "ro"))
+_STARTS_RO: PerWord = PerWord(lambda w: _gazetteer_start(w, romanian=True))
+_STARTS: PerWord = PerWord(lambda w: _gazetteer_start(w, romanian=False))
+_NAME_RO: PerWord = PerWord(lambda w: _name(w, True))
+_NAME: PerWord = PerWord(lambda w: _name(w, False))
+_MONTH_EDGES: PerWord = PerWord(_month_edges)
 
 
 def _tokens(text: str) -> tuple[list[str], list[int]]:
@@ -810,7 +792,7 @@ def _kind_weight(key: str) -> float:
     return 1.0
 
 
-_KIND_WEIGHT: _PerWord = _PerWord(_kind_weight)
+_KIND_WEIGHT: PerWord = PerWord(_kind_weight)
 
 
 class _Bands:

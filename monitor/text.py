@@ -365,17 +365,25 @@ def tokenize(text: str) -> list[Token]:
     return out
 
 
-class _Folded(dict):
-    """word as written -> folded, computed on first sight; forgotten past 16,000 spellings."""
+class PerWord(dict):
+    """spelling -> fact, computed on first sight. News vocabulary is open-ended (names, numbers),
+    so past `limit` spellings everything is forgotten and relearned as needed (story grouping's
+    caches hold about 1 KB a spelling together: some 8 MB at most; a news text's everyday words
+    are a few thousand, relearned within a few articles after a clear)."""
 
-    def __missing__(self, word: str) -> str:
-        if len(self) >= 16_000:
+    def __init__(self, compute: Callable[[str], object], limit: int = 8_000):
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, word: str) -> object:
+        if len(self) >= self.limit:
             self.clear()
-        value = self[word] = fold(word)
+        value = self[word] = self.compute(word)
         return value
 
 
-_FOLDED = _Folded()
+_FOLDED = PerWord(fold, limit=16_000)  # word as written -> folded
 
 
 def words(text: str) -> list[str]:
